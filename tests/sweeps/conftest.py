@@ -1,0 +1,39 @@
+"""Run the real CLI in a subprocess, with a real Ray that the command (or the test) starts."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Small but real: the Debian Fashion-MNIST files, a stratified subset, real TensorFlow trials.
+TINY = ["--subset", "500,100", "--epochs", "2"]
+
+
+def sweep_command(*flags: str) -> list[str]:
+    return [sys.executable, "-m", "sweeps.bn_placement", *flags]
+
+
+def run_sweep(*flags: str, env=None, timeout=420) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        sweep_command(*flags),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(condition, timeout: float, what: str):
+    """Poll an observable condition (a file's content, a process) until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,111 @@
+"""Every bad value: one line naming the flag and value, exit 2, nothing started or written."""
+
+import json
+
+import pytest
+
+from sweeps import bn_placement
+from sweeps.spec import SPEC_FILE, parse_spec
+
+
+@pytest.fixture
+def out(tmp_path):
+    return tmp_path / "runs"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--placements", "none,middle"], "--placements: The 'placement' parameter must be one of"),
+        (["--lrs", "abc"], "--lrs: 'abc' is not a float in (0, 100]."),
+        (["--lrs", "0.1,0"], "--lrs: The 'lr' parameter must be a float in (0, 100]. Got 0.0"),
+        (["--lrs", "-0.1"], "Got -0.1 instead"),
+        (["--epochs", "0"], "--epochs: '0' is not an int >= 1."),
+        (["--seeds", "3-1"], "--seeds: range '3-1' is empty"),
+        (["--seeds", "a"], "--seeds: 'a' is not a seed or range"),
+        (["--batch-sizes", "0"], "--batch-sizes: The 'batch_size' parameter"),
+        (["--optimizers", "rmsprop"], "--optimizers: The 'optimizer' parameter must be one of"),
+        (["--hidden", "300x0"], "--hidden: The 'hidden' parameter"),
+        (["--subset", "5,100"], "--subset: The 'subset' parameter"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial: '-1' is not a number >= 0."),
+        (["--cpus-per-trial", "99", "--num-cpus", "2"], "--cpus-per-trial: 99 is more than the 2"),
+        (
+            ["--gpus-per-trial", "1", "--num-gpus", "0"],
+            "--gpus-per-trial: 1 is more than the 0 GPUs",
+        ),
+        (["--data-dir", "/no/such/dir"], "--data-dir: '/no/such/dir' is not a directory."),
+        (["--resume", "--name", "ghost"], "--resume: no run 'ghost' in"),
+        (["--name", "a/b"], "--name: 'a/b' must be letters"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(flags, message, out, capsys):
+    code = bn_placement.main([*flags, "--output-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_output_dir_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "runs"
+    target.write_text("")
+    assert bn_placement.main(["--output-dir", str(target)]) == 2
+    assert "--output-dir: " in capsys.readouterr().err and target.read_text() == ""
+
+
+def test_resume_with_a_different_grid_is_refused(out, capsys):
+    stored = parse_spec(["--output-dir", str(out), "--name", "r1", "--lrs", "0.1"])
+    (out / "r1").mkdir(parents=True)
+    (out / "r1" / SPEC_FILE).write_text(json.dumps(stored.to_dict()))
+    code = bn_placement.main(["--output-dir", str(out), "--resume", "--name", "r1", "--lrs", "0.2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "lrs: (0.1,) -> (0.2,)" in err
+    assert sorted(p.name for p in (out / "r1").iterdir()) == [SPEC_FILE]
+
+
+def test_default_study_and_seed_syntax(out):
+    spec = parse_spec(["--output-dir", str(out)])
+    assert spec.placements == ("none", "after_activation", "before_activation")
+    assert spec.lrs == (1e-3, 1e-2, 1e-1) and spec.seeds == (0, 1, 2) and spec.epochs == 10
+    assert len(spec.trial_configs()) == 27
+    assert parse_spec(["--seeds", "0-2,7", "--output-dir", str(out)]).seeds == (0, 1, 2, 7)
+
+
+def test_quick_preset_and_explicit_flags_win(out):
+    quick = parse_spec(["--quick", "--output-dir", str(out)])
+    assert (quick.subset, quick.epochs, quick.seeds) == ((2000, 500), 2, (0, 1))
+    assert parse_spec(["--quick", "--epochs", "3", "--output-dir", str(out)]).epochs == 3
+
+
+def test_every_cell_uses_the_same_seeds(out):
+    spec = parse_spec(["--lrs", "0.1,0.01", "--seeds", "0-3", "--output-dir", str(out)])
+    cells = {}
+    for config in spec.trial_configs():
+        cells.setdefault((config.placement, config.lr), []).append(config.seed)
+    assert all(seeds == [0, 1, 2, 3] for seeds in cells.values())
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(out, capsys):
+    assert bn_placement.main(["--dry-run", "--lrs", "0.1", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("9 trials on embedded local Ray")
+    assert "before_activation" in printed and not out.exists()
+
+
+def test_help_documents_flags_with_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bn_placement.main(["--help"])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    for flag in [
+        "--placements",
+        "--lrs",
+        "--seeds",
+        "--address",
+        "--resume",
+        "--quick",
+        "--dry-run",
+    ]:
+        assert flag in text
+    assert "(default: 0-2)" in " ".join(text.split())

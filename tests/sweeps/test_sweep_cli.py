@@ -1,0 +1,113 @@
+"""Real sweeps through the CLI: embedded Ray, a two-node local cluster, a logical GPU."""
+
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+
+from reports import load_frames
+from sweeps.spec import SPEC_FILE
+from tests.sweeps.conftest import TINY, run_sweep
+
+
+def test_tiny_sweep_with_a_divergent_lr(tmp_path):
+    out = tmp_path / "runs"
+    done = run_sweep(
+        "--placements", "none,before_activation", "--lrs", "0.05,100", "--seeds", "0-1",
+        *TINY, "--output-dir", str(out), "--name", "tiny", "--no-report",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    history, trials = load_frames(out / "tiny")
+    assert len(trials) == 8
+    assert set(trials["status"]) <= {"completed", "diverged"}
+    assert (trials.loc[trials["lr"] == 0.05, "status"] == "completed").all()
+    diverged = trials[(trials["lr"] == 100) & (trials["placement"] == "none")]
+    assert (diverged["status"] == "diverged").all()
+    completed = trials[trials["status"] == "completed"]
+    for trial_id in completed["trial_id"]:
+        assert list(history.loc[history["trial_id"] == trial_id, "epoch"]) == [1, 2]
+    assert completed["test_accuracy"].notna().all() and (completed["cpus"] == 1).all()
+    assert trials["node_id"].notna().all()
+    stored = json.loads((out / "tiny" / SPEC_FILE).read_text())
+    assert stored["lrs"] == [0.05, 100.0] and stored["command"].startswith("python -m sweeps")
+    assert len(list((out / "tiny").glob("*/events.out.tfevents.*"))) == 8  # TensorBoard
+    assert "val_accuracy" in done.stdout and "placement" in done.stdout  # progress table
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_node_cluster(tmp_path):
+    """`ray start --head` plus a second node, each with 1 CPU, all on loopback."""
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    common = [
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=1",
+        "--num-gpus=0",
+        "--disable-usage-stats",
+    ]
+    subprocess.run(
+        ["ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        subprocess.run(
+            ["ray", "start", f"--address=127.0.0.1:{port}", *common],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+
+
+@pytest.mark.cluster
+def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_node_cluster, tmp_path):
+    out = tmp_path / "runs"
+    done = run_sweep(
+        "--address", two_node_cluster, "--placements", "none,after_activation",
+        "--lrs", "0.05", "--seeds", "0-1", *TINY, "--output-dir", str(out), "--name", "c",
+        "--no-report", env={"RAY_AUTH_MODE": "token"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, trials = load_frames(out / "c")
+    assert len(trials) == 4 and (trials["status"] == "completed").all()
+    assert trials["node_id"].nunique() == 2
+
+
+@pytest.mark.cluster
+def test_more_cpus_than_any_node_is_refused_before_running(two_node_cluster, tmp_path):
+    out = tmp_path / "runs"
+    done = run_sweep(
+        "--address", two_node_cluster, "--cpus-per-trial", "2", *TINY, "--output-dir", str(out),
+        env={"RAY_AUTH_MODE": "token"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--cpus-per-trial: 2 is more than the 1 CPUs of the largest node" in done.stderr
+    assert not out.exists()
+
+
+def test_fractional_logical_gpu_is_shared_by_two_trials(tmp_path):
+    out = tmp_path / "runs"
+    done = run_sweep(
+        "--num-cpus", "2", "--num-gpus", "1", "--gpus-per-trial", "0.5",
+        "--placements", "none", "--lrs", "0.05", "--seeds", "0-1", *TINY,
+        "--output-dir", str(out), "--name", "g", "--no-report",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, trials = load_frames(out / "g")
+    assert (trials["gpus"] == 0.5).all() and (trials["status"] == "completed").all()
+    # Both trials held their half of the GPU at the same time: their report intervals overlap.
+    spans = []
+    for folder in sorted((out / "g").glob("*/result.json")):
+        stamps = [json.loads(line)["timestamp"] for line in folder.read_text().splitlines()]
+        spans.append((min(stamps), max(stamps)))
+    (a_start, a_end), (b_start, b_end) = spans
+    assert a_start <= b_end and b_start <= a_end
+    assert "1.0/1 GPUs" in done.stdout or "1/1 GPUs" in done.stdout

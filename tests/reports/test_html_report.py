@@ -1,0 +1,72 @@
+"""The report page in a real headless Chromium (Debian's), driven by Playwright."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from reports import write_report
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_report_opens_from_disk_with_every_image_and_table(run_copy, browser):
+    page_path = write_report(run_copy)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(page_path.as_uri())
+    images = page.evaluate(
+        "Array.from(document.images).map(i => ({src: i.getAttribute('src'), alt: i.alt,"
+        " width: i.naturalWidth, done: i.complete}))"
+    )
+    assert len(images) == 5
+    for image in images:
+        assert image["done"] and image["width"] > 0, image
+        assert len(image["alt"]) > 20 and not image["src"].startswith("http")
+    assert page.locator("#summary ~ table.data").count() >= 1
+    assert page.locator("table.data").count() == 2  # summary and comparisons; no problems
+    text = page.inner_text("body")
+    assert "At lr 0.05, the best placement is" in text and "Holm-adjusted p=" in text
+    assert "python -m sweeps.bn_placement" in text and "tensorflow" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    for name in ["history", "trials", "summary", "comparisons"]:
+        assert (page_path.parent / f"{name}.csv").exists()
+        assert (page_path.parent / f"{name}.parquet").exists()
+
+
+def test_partial_run_report_lists_unfinished_trials(run_copy, browser):
+    trial = sorted(p for p in run_copy.iterdir() if (p / "result.json").exists())[0]
+    lines = (trial / "result.json").read_text().splitlines()
+    (trial / "result.json").write_text(lines[0] + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(run_copy)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    page = browser.new_page()
+    page.goto((run_copy / "report" / "index.html").as_uri())
+    assert "running" in page.inner_text("#problems ~ table.data")
+
+
+def test_report_cli_rejects_a_folder_without_a_sweep(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "holds no sweep" in done.stderr
+    assert not (tmp_path / "report").exists()

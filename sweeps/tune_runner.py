@@ -60,32 +60,31 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
     return resources
 
 
-class _TuneReport:
-    """A Keras callback (built lazily so this module imports without TensorFlow) that reports
-    each epoch to Tune with a checkpoint of the run so far."""
+def _tune_report_callback(history, trial_info):
+    """A Keras callback that reports each epoch to Tune with a checkpoint of the run so far.
 
-    @staticmethod
-    def make(history, trial_info):
-        import keras
+    Built here rather than at module level so this module imports without TensorFlow.
+    """
+    import keras
 
-        from bnlab import TrainState
+    from bnlab import TrainState
 
-        class TuneReport(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.history = list(history)
+    class TuneReport(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history = list(history)
 
-            def on_epoch_end(self, epoch, logs=None):
-                row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
-                self.history.append(row)
-                with tempfile.TemporaryDirectory() as folder:
-                    TrainState.capture(self.model, self.history).save(folder)
-                    tune.report(
-                        {**row, **trial_info, "status": "running", "final": False},
-                        checkpoint=tune.Checkpoint.from_directory(folder),
-                    )
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+            self.history.append(row)
+            with tempfile.TemporaryDirectory() as folder:
+                TrainState.capture(self.model, self.history).save(folder)
+                tune.report(
+                    {**row, **trial_info, "status": "running", "final": False},
+                    checkpoint=tune.Checkpoint.from_directory(folder),
+                )
 
-        return TuneReport()
+    return TuneReport()
 
 
 def run_trial(params: dict, data: FashionMNIST) -> None:
@@ -107,7 +106,7 @@ def run_trial(params: dict, data: FashionMNIST) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = TrainState.load(folder)
-    callback = _TuneReport.make(state.history if state else (), trial_info)
+    callback = _tune_report_callback(state.history if state else (), trial_info)
     result = train(config, data, callbacks=[callback], threads=cpus, initial_state=state)
     last = result.history[-1] if result.history else {}
     tune.report(

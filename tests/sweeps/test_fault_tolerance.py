@@ -77,7 +77,9 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name, rows in before.items():
         assert _rows(out / "r" / name) == rows  # finished trials were not run again
-    _, trials = load_frames(out / "r")
+    history, trials = load_frames(out / "r")
     assert len(trials) == 3 and (trials["status"] == "completed").all()
-    for trial_dir in out.glob("r/run_trial_*"):
-        assert sorted(_epochs(_rows(trial_dir))) == [1, 2, 3]
+    # The interrupted trial may replay the epoch after its last checkpoint that Tune's saved
+    # state knew of; the history keeps one row per epoch, the later report.
+    for _, epochs in history.groupby("trial_id")["epoch"]:
+        assert list(epochs) == [1, 2, 3]

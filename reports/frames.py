@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports.atomic import atomic_path
+
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"]
 CONFIG_COLUMNS = ["placement", "lr", "seed", "batch_size", "optimizer", "hidden", "epochs"]
 HISTORY_COLUMNS = ["trial_id", *CONFIG_COLUMNS, "epoch", *METRICS, "epoch_seconds"]
@@ -40,6 +42,8 @@ TRIAL_COLUMNS = [
     "cpus",
     "gpus",
     "attempts",
+    "last_timestamp",
+    "problem",
     "trial_dir",
 ]
 
@@ -49,66 +53,129 @@ def hidden_label(hidden) -> str:
     return "x".join(str(n) for n in hidden)
 
 
-def _read_lines(path: Path) -> list[dict]:
+def _read_results(path: Path) -> tuple[list[dict], str]:
+    """The report rows of a result.json and what was wrong with it ('' if nothing)."""
     if not path.is_file():
-        return []
+        return [], ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return [], f"result.json cannot be read ({err})"
+    lines = text.split("\n")
     rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
-            break  # a line cut short by a killed writer: the rest is not trustworthy
-    return rows
+            if number == len(lines):  # no newline after it: a line cut short by a killed writer
+                break
+            return rows, f"result.json line {number} is not JSON"
+        if not isinstance(row, dict):
+            return rows, f"result.json line {number} is not a JSON object"
+        rows.append(row)
+    return rows, ""
+
+
+def _read_params(folder: Path) -> tuple[dict | None, str]:
+    path = folder / "params.json"
+    if not path.is_file():
+        return None, "params.json is missing"
+    try:
+        params = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"params.json is damaged ({err})"
+    if not isinstance(params, dict):
+        return None, "params.json is not a JSON object"
+    missing = [k for k in CONFIG_COLUMNS if k not in params]
+    if missing:
+        return None, f"params.json lacks {', '.join(missing)}"
+    return params, ""
 
 
 def _config(params: dict) -> dict:
     return {
-        "placement": params["placement"],
+        "placement": str(params["placement"]),
         "lr": float(params["lr"]),
         "seed": int(params["seed"]),
         "batch_size": int(params["batch_size"]),
-        "optimizer": params["optimizer"],
+        "optimizer": str(params["optimizer"]),
         "hidden": hidden_label(params["hidden"]),
         "epochs": int(params["epochs"]),
     }
 
 
+# Files Tune writes into every trial folder; a folder with none of them is not a trial.
+_TRIAL_FILES = ("params.json", "params.pkl", "result.json", "progress.csv")
+
+
 def trial_dirs(run_dir: str | Path) -> list[Path]:
-    """Every trial folder of a run, in a stable order."""
-    return sorted(p.parent for p in Path(run_dir).glob("*/params.json"))
+    """Every trial folder of a run, in a stable order (also those whose files are damaged)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in run_dir.iterdir()
+        if p.is_dir() and p.name != "report" and any((p / f).exists() for f in _TRIAL_FILES)
+    )
 
 
 def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The `history` (one row per trial and epoch) and `trials` (one row per trial) frames.
 
-    An empty or missing run gives empty frames with the right columns.
+    An empty or missing run gives empty frames with the right columns. A trial whose files are
+    damaged is one row with status `damaged` and what is wrong in `problem`; it has no history.
     """
     history_rows, trial_rows = [], []
     for folder in trial_dirs(run_dir):
-        params = json.loads((folder / "params.json").read_text())
-        config = _config(params)
-        results = _read_lines(folder / "result.json")
-        trial_id = results[0]["trial_id"] if results else folder.name
-        epochs = {}
-        for row in results:
-            if not row.get("final") and "epoch" in row:
-                epochs[int(row["epoch"])] = row  # a retried epoch replaces its earlier report
-        for epoch, row in sorted(epochs.items()):
-            history_rows.append(
-                {
-                    "trial_id": trial_id,
-                    **config,
-                    "epoch": epoch,
-                    **{k: row.get(k) for k in [*METRICS, "epoch_seconds"]},
-                }
-            )
-        trial_rows.append(_trial_row(folder, trial_id, params, config, results, epochs))
+        try:
+            rows, row = _read_trial(folder)
+        except (KeyError, TypeError, ValueError) as err:
+            rows, row = [], _damaged(folder, f"unreadable values ({type(err).__name__}: {err})")
+        history_rows += rows
+        trial_rows.append(row)
     history = pd.DataFrame(history_rows, columns=HISTORY_COLUMNS)
     trials = pd.DataFrame(trial_rows, columns=TRIAL_COLUMNS)
     return history, trials
+
+
+def _damaged(folder: Path, problem: str) -> dict:
+    return {
+        "trial_id": folder.name,
+        "status": "damaged",
+        "problem": problem,
+        "trial_dir": folder.name,
+    }
+
+
+def _read_trial(folder: Path) -> tuple[list[dict], dict]:
+    params, problem = _read_params(folder)
+    results, results_problem = _read_results(folder / "result.json")
+    problem = problem or results_problem
+    if problem:
+        return [], _damaged(folder, problem)
+    config = _config(params)
+    trial_id = str(results[0].get("trial_id", folder.name)) if results else folder.name
+    epochs = {}
+    for row in results:
+        if not row.get("final") and "epoch" in row:
+            epochs[int(row["epoch"])] = row  # a retried epoch replaces its earlier report
+    history = [
+        {
+            "trial_id": trial_id,
+            **config,
+            "epoch": epoch,
+            **{k: _float(row.get(k)) for k in [*METRICS, "epoch_seconds"]},
+        }
+        for epoch, row in sorted(epochs.items())
+    ]
+    return history, _trial_row(folder, trial_id, params, config, results, epochs)
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _trial_row(folder, trial_id, params, config, results, epochs) -> dict:
@@ -147,6 +214,8 @@ def _trial_row(folder, trial_id, params, config, results, epochs) -> dict:
         "cpus": last.get("cpus"),
         "gpus": last.get("gpus"),
         "attempts": len({r["pid"] for r in results if "pid" in r}),
+        "last_timestamp": results[-1].get("timestamp") if results else None,
+        "problem": "",
         "trial_dir": folder.name,
     }
 
@@ -157,7 +226,8 @@ def export_frames(frames: dict[str, pd.DataFrame], folder: str | Path) -> list[P
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in frames.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-        written += [folder / f"{name}.csv", folder / f"{name}.parquet"]
+        for suffix, write in ((".csv", frame.to_csv), (".parquet", frame.to_parquet)):
+            with atomic_path(folder / f"{name}{suffix}") as tmp:
+                write(tmp, index=False)
+            written.append(folder / f"{name}{suffix}")
     return written

@@ -9,7 +9,10 @@ matplotlib.use("Agg")  # files only: reports run on servers and in CI with no di
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
+
+from reports.stats import CHANCE
 
 sns.set_theme(context="notebook", style="whitegrid")
 CI = ("ci", 95)
@@ -18,6 +21,15 @@ CI = ("ci", 95)
 def _placement_order(frame: pd.DataFrame) -> list[str]:
     names = sorted(frame["placement"].unique())
     return sorted(names, key=lambda n: n != "none")  # the baseline first, always the same colour
+
+
+def _lr_axis(ax, lrs) -> None:
+    """A log axis whose ticks are the grid's learning rates, written as on the command line."""
+    ax.set_xscale("log")
+    ticks = sorted(set(float(v) for v in lrs))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{v:g}" for v in ticks]))
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def learning_curves(history: pd.DataFrame) -> plt.Figure:
@@ -43,34 +55,84 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
-def final_vs_lr(trials: pd.DataFrame) -> plt.Figure:
-    """Final val_accuracy against learning rate (log axis): seeds as points, mean with 95% CI."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    order = _placement_order(trials)
+def final_vs_lr(scored: pd.DataFrame, stable: pd.DataFrame) -> plt.Figure:
+    """Final val_accuracy score against learning rate (log axis) per placement.
+
+    Seeds are points, the mean has a 95% CI; diverged trials are crosses at chance (their
+    score), and each placement's largest stable learning rate is a dotted vertical line.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    order = _placement_order(scored)
+    colours = dict(zip(order, sns.color_palette(n_colors=len(order)), strict=True))
     sns.lineplot(
-        data=trials, x="lr", y="final_val_accuracy", hue="placement", hue_order=order,
+        data=scored, x="lr", y="val_score", hue="placement", hue_order=order, palette=colours,
         errorbar=CI, marker="o", err_style="bars", ax=ax,
     )  # fmt: skip
+    trained = scored[scored["status"] != "diverged"]
     sns.scatterplot(
-        data=trials, x="lr", y="final_val_accuracy", hue="placement", hue_order=order,
+        data=trained, x="lr", y="val_score", hue="placement", hue_order=order, palette=colours,
         alpha=0.35, legend=False, ax=ax,
     )  # fmt: skip
-    ax.set_xscale("log")
-    ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy")
+    diverged = scored[scored["status"] == "diverged"]
+    for placement, group in diverged.groupby("placement"):
+        ax.scatter(group["lr"], group["val_score"], marker="x", s=70, color=colours[placement])
+    ax.axhline(CHANCE, color="grey", linestyle="--", linewidth=0.8)
+    for _, row in stable.iterrows():
+        if pd.notna(row["largest_stable_lr"]):
+            ax.axvline(row["largest_stable_lr"], color=colours[row["placement"]], linestyle=":")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], marker="x", linestyle="", color="grey"),
+        Line2D([], [], linestyle=":", color="grey"),
+        Line2D([], [], linestyle="--", color="grey", linewidth=0.8),
+    ]
+    labels += ["diverged (scored at chance)", "largest stable lr", "chance"]
+    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    _lr_axis(ax, scored["lr"])
+    ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy", ylim=(0, 1))
     ax.set_title("Final validation accuracy vs learning rate (points: seeds)")
     fig.tight_layout()
     return fig
 
 
+def gain_per_lr(comparisons: pd.DataFrame) -> plt.Figure:
+    """Mean paired difference A - B in val_accuracy per learning rate, with 95% CIs."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    pairs = comparisons[["placement_a", "placement_b"]].drop_duplicates()
+    colours = sns.color_palette(n_colors=max(1, len(pairs)))
+    for colour, (_, pair) in zip(colours, pairs.iterrows(), strict=False):
+        rows = comparisons[
+            (comparisons["placement_a"] == pair["placement_a"])
+            & (comparisons["placement_b"] == pair["placement_b"])
+        ].sort_values("lr")
+        low = (rows["mean_diff"] - rows["diff_ci_low"]).fillna(0)
+        high = (rows["diff_ci_high"] - rows["mean_diff"]).fillna(0)
+        ax.errorbar(
+            rows["lr"], rows["mean_diff"], yerr=[low, high], marker="o", capsize=4,
+            color=colour, label=f"{pair['placement_a']} - {pair['placement_b']}",
+        )  # fmt: skip
+    ax.axhline(0, color="grey", linewidth=0.8)
+    _lr_axis(ax, comparisons["lr"])
+    ax.set(xlabel="learning rate (log scale)", ylabel="difference in final val_accuracy")
+    ax.set_title("Gain of one placement over another, paired by seed (95% CI)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_heatmap(summary: pd.DataFrame) -> plt.Figure:
-    """Mean final val_accuracy, placement x learning rate."""
+    """Mean final val_accuracy, placement x learning rate; cells where every seed diverged say so."""
     table = summary.pivot_table(
         index="placement", columns="lr", values="final_val_accuracy_mean", aggfunc="mean"
-    )
-    table = table.reindex(_placement_order(summary))
+    ).reindex(_placement_order(summary))
+    outcome = summary.pivot_table(
+        index="placement", columns="lr", values="outcome", aggfunc="first"
+    ).reindex(index=table.index, columns=table.columns)
+    labels = table.map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
+    labels = labels.where(outcome != "diverged", "diverged")
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(table.columns), 1.2 + 0.6 * len(table)))
     sns.heatmap(
-        table, annot=True, fmt=".3f", cmap="viridis", cbar_kws={"label": "val_accuracy"}, ax=ax
+        table, annot=labels, fmt="", cmap="viridis", cbar_kws={"label": "val_accuracy"}, ax=ax
     )
     ax.set(xlabel="learning rate", ylabel="placement")
     ax.set_title("Mean final validation accuracy")

@@ -1,16 +1,47 @@
-"""Statistics across seeds: pure functions, frames in, frames out."""
+"""Statistics across seeds: pure functions, frames in, frames out.
+
+How diverged trials count: a trial whose loss became NaN/inf scores chance accuracy (`CHANCE`,
+0.10) in every statistic, on validation and test alike. That is what such a model predicts once
+its weights are NaN, and it keeps every cell's seeds paired instead of silently dropping the
+seeds that failed. Running and errored trials are left out (listed, not scored).
+"""
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.formula.api import ols
+from statsmodels.stats.anova import anova_lm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 
-BASELINE = "none"
 CONFIDENCE = 0.95
-# Group keys: every config field but the seed (epochs included: different budgets don't mix).
-GROUP_KEYS = ["placement", "lr", "batch_size", "optimizer", "hidden", "epochs"]
+ALPHA = 0.05
+POWER = 0.8
+CHANCE = 0.1  # ten balanced classes
+BASELINE = "none"
+# A study's context: every config field but the placement, the learning rate and the seed.
+CONTEXT_KEYS = ["batch_size", "optimizer", "hidden", "epochs"]
+GROUP_KEYS = ["placement", "lr", *CONTEXT_KEYS]
 ENDED = ("completed", "diverged")  # trials whose numbers count; running/errored are listed only
+BOOTSTRAP_RESAMPLES = 9999
+BOOTSTRAP_SEED = 0  # the same frames give the same intervals
+# Score columns: the metric with diverged trials at chance (see the module docstring).
+SCORES = {"val": "final_val_accuracy", "test": "test_accuracy"}
+
+
+def scored(trials: pd.DataFrame) -> pd.DataFrame:
+    """The ended trials with `val_score` and `test_score`: accuracies, chance where diverged."""
+    ended = trials[trials["status"].isin(ENDED)].copy()
+    diverged = ended["status"] == "diverged"
+    for name, column in SCORES.items():
+        values = pd.to_numeric(ended[column], errors="coerce").astype(float)
+        ended[f"{name}_score"] = values.where(~diverged, CHANCE)
+    return ended
 
 
 def mean_ci(values) -> tuple[float, float, float, float]:
@@ -35,102 +66,242 @@ def epochs_to_reach(history: pd.DataFrame, threshold: float) -> pd.Series:
     return reached.groupby("trial_id")["epoch"].min()
 
 
+def cell_outcome(n_seeds: int, n_diverged: int) -> str:
+    """How a (placement, lr) cell ended, in words the tables and findings share."""
+    if n_diverged == 0:
+        return "stable"
+    if n_diverged == n_seeds:
+        return "diverged"
+    return f"diverged on {n_diverged} of {n_seeds} seeds"
+
+
 def summarize(trials: pd.DataFrame, history: pd.DataFrame, threshold: float = 0.8) -> pd.DataFrame:
     """One row per configuration (all config fields but the seed).
 
-    Columns: the group keys, n_seeds, mean/std/CI of final and best val_accuracy, mean test
-    accuracy, mean seconds per epoch, mean epochs to reach `threshold` val_accuracy (over the
-    seeds that reached it) and how many seeds reached it, and the count of diverged seeds.
+    Columns: the group keys, n_seeds, n_diverged, outcome, mean/std/CI of the final
+    val_accuracy score (chance where diverged), mean best val_accuracy, mean test score, mean
+    seconds per epoch, and the mean epochs to reach `threshold` val_accuracy over the seeds that
+    reached it (with how many did).
     """
-    ended = trials[trials["status"].isin(ENDED)]
+    ended = scored(trials)
     to_reach = epochs_to_reach(history, threshold)
     rows = []
     for keys, group in ended.groupby(GROUP_KEYS, sort=True):
-        final = mean_ci(group["final_val_accuracy"])
-        best = mean_ci(group["best_val_accuracy"])
+        final = mean_ci(group["val_score"])
         reach = to_reach.reindex(group["trial_id"]).dropna()
+        n_diverged = int((group["status"] == "diverged").sum())
         rows.append(
             {
                 **dict(zip(GROUP_KEYS, keys, strict=True)),
                 "n_seeds": len(group),
+                "n_diverged": n_diverged,
+                "outcome": cell_outcome(len(group), n_diverged),
                 "final_val_accuracy_mean": final[0],
                 "final_val_accuracy_std": final[1],
                 "final_val_accuracy_ci_low": final[2],
                 "final_val_accuracy_ci_high": final[3],
-                "best_val_accuracy_mean": best[0],
-                "best_val_accuracy_std": best[1],
-                "best_val_accuracy_ci_low": best[2],
-                "best_val_accuracy_ci_high": best[3],
-                "test_accuracy_mean": group["test_accuracy"].mean(),
+                "best_val_accuracy_mean": group["best_val_accuracy"].mean(),
+                "test_accuracy_mean": group["test_score"].mean(),
                 "epoch_seconds_mean": group["mean_epoch_seconds"].mean(),
                 f"epochs_to_{threshold:g}": reach.mean() if len(reach) else np.nan,
                 f"seeds_reaching_{threshold:g}": len(reach),
-                "n_diverged": int((group["status"] == "diverged").sum()),
             }
         )
-    columns = [*GROUP_KEYS, "n_seeds"]
-    return pd.DataFrame(rows, columns=columns if not rows else None)
+    return pd.DataFrame(rows, columns=None if rows else [*GROUP_KEYS, "n_seeds", "n_diverged"])
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (NaN stays NaN and is not counted).
-
-    scipy ships Benjamini-Hochberg but not Holm's step-down; it is a few lines.
-    """
+    """Holm-Bonferroni adjusted p-values; NaN stays NaN and is not counted in the family."""
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full_like(p, np.nan)
-    valid = np.flatnonzero(~np.isnan(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, (len(order) - rank) * p[index])
-        adjusted[index] = min(1.0, running)
+    valid = ~np.isnan(p)
+    if valid.any():
+        adjusted[valid] = multipletests(p[valid], method="holm")[1]
     return adjusted
 
 
-def compare_to_baseline(trials: pd.DataFrame, metric: str = "final_val_accuracy") -> pd.DataFrame:
-    """Each configuration against the `none` placement with the same other fields, paired by seed.
+def _prob_improvement(a, b, axis=-1):
+    # Ties count half, so identical runs give exactly 0.5 (no evidence either way).
+    return np.mean((a > b) + 0.5 * (a == b), axis=axis)
 
-    Columns: the group keys, n_pairs, mean_diff with its 95% CI, the paired t-test p-value,
-    the probability of improvement (share of seeds where the placement beats the baseline),
-    the Holm-adjusted p-value across all comparisons, and a note when seeds are too few.
+
+def paired_test(a, b) -> dict:
+    """A against B, paired by position (seed): the numbers every comparison table shows.
+
+    Returns:
+        n_pairs; mean_diff (A - B) with its 95% t interval; the paired t-test p_value;
+        prob_improvement P(A > B) (ties count half) with a 95% percentile-bootstrap interval
+        over the seed pairs (Bouthillier et al. 2021: A is reliably better when the interval's
+        low end is above 0.5); effect_size (mean / SD of the differences); and a note when
+        there is nothing to test.
     """
-    ended = trials[trials["status"].isin(ENDED)]
-    other_keys = [k for k in GROUP_KEYS if k != "placement"]
-    baseline = ended[ended["placement"] == BASELINE]
-    rows = []
-    for keys, group in ended[ended["placement"] != BASELINE].groupby(GROUP_KEYS, sort=True):
-        key = dict(zip(GROUP_KEYS, keys, strict=True))
-        base = baseline
-        for k in other_keys:
-            base = base[base[k] == key[k]]
-        pairs = group.merge(base, on="seed", suffixes=("", "_base"))[[metric, f"{metric}_base"]]
-        pairs = pairs.dropna()
-        diff = (pairs[metric] - pairs[f"{metric}_base"]).to_numpy()
-        mean, _, low, high = mean_ci(diff)
-        note = ""
-        p_value = np.nan
-        if len(diff) < 2:
-            note = f"too few paired seeds for a test (n={len(diff)})"
-        elif np.all(diff == diff[0]):
-            note = "identical differences on every seed: no variance to test"
-        else:
-            p_value = float(stats.ttest_rel(pairs[metric], pairs[f"{metric}_base"]).pvalue)
-        rows.append(
-            {
-                **key,
-                "baseline": BASELINE,
-                "n_pairs": len(diff),
-                "mean_diff": mean,
-                "diff_ci_low": low,
-                "diff_ci_high": high,
-                "p_value": p_value,
-                "prob_improvement": float((diff > 0).mean()) if len(diff) else np.nan,
-                "note": note,
-            }
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = a - b
+    mean, std, low, high = mean_ci(diff)
+    row = {
+        "n_pairs": len(diff),
+        "mean_diff": mean,
+        "diff_ci_low": low,
+        "diff_ci_high": high,
+        "p_value": np.nan,
+        "prob_improvement": float(_prob_improvement(a, b)) if len(diff) else np.nan,
+        "prob_ci_low": np.nan,
+        "prob_ci_high": np.nan,
+        "effect_size": np.nan,
+        "note": "",
+    }
+    if len(diff) < 2:
+        row["note"] = f"too few paired seeds for a test (n={len(diff)})"
+        return row
+    bootstrap = stats.bootstrap(
+        (a, b), _prob_improvement, paired=True, vectorized=True, method="percentile",
+        n_resamples=BOOTSTRAP_RESAMPLES, rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )  # fmt: skip
+    row["prob_ci_low"], row["prob_ci_high"] = map(float, bootstrap.confidence_interval)
+    if std == 0:
+        row["note"] = (
+            "no difference on any seed" if mean == 0 else "the same difference on every seed"
         )
-    frame = pd.DataFrame(rows)
+        return row
+    row["p_value"] = float(stats.ttest_rel(a, b).pvalue)
+    row["effect_size"] = mean / std
+    return row
+
+
+def seeds_needed(effect_size: float, family_size: int) -> float:
+    """Seeds for 80% power of a two-sided paired t-test at this effect size.
+
+    The level is Bonferroni's 0.05 / family_size, the strictest step of Holm's method, so a
+    difference this large would come out significant after adjustment. NaN without an effect.
+    """
+    if not np.isfinite(effect_size) or effect_size == 0:
+        return np.nan
+    alpha = ALPHA / max(1, family_size)
+    n = TTestPower().solve_power(effect_size=abs(effect_size), alpha=alpha, power=POWER)
+    return float(max(2, math.ceil(n)))
+
+
+def placement_pairs(placements) -> list[tuple[str, str]]:
+    # BN placements alphabetically, the no-BN baseline last: every pair once, each BN placement
+    # as A against none, and A - B reads as "gain of A over B".
+    names = sorted(set(placements), key=lambda p: (p == BASELINE, p))
+    return list(itertools.combinations(names, 2))
+
+
+def adjust_family(frame: pd.DataFrame) -> pd.DataFrame:
+    """Holm over the whole family, the verdict, and seeds needed where not significant."""
     if frame.empty:
-        return pd.DataFrame(columns=[*GROUP_KEYS, "baseline", "n_pairs", "mean_diff", "p_holm"])
+        return frame
     frame["p_holm"] = holm(frame["p_value"])
+    family = int(frame["p_value"].notna().sum())
+    frame["significant"] = frame["p_holm"] < ALPHA
+    frame["seeds_needed"] = [
+        np.nan if sig else seeds_needed(d, family)
+        for sig, d in zip(frame["significant"], frame["effect_size"], strict=True)
+    ]
     return frame
+
+
+COMPARISON_KEYS = ["lr", "placement_a", "placement_b", *CONTEXT_KEYS]
+
+
+def _outcomes(cell: pd.DataFrame) -> dict[str, str]:
+    counts = cell.groupby("placement")["status"].agg(["size", lambda s: (s == "diverged").sum()])
+    return {p: cell_outcome(int(n), int(d)) for p, (n, d) in counts.iterrows()}
+
+
+def pairwise_comparisons(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
+    """Every pair of placements at every learning rate, paired by seed.
+
+    One row per (learning rate, placement A, placement B, context) with `paired_test`'s
+    columns, `outcome_a` / `outcome_b` (stable, diverged, ...), p_holm (Holm across the whole
+    table), significant, and seeds_needed for the comparisons that are not significant.
+    Scores are final val_accuracy by default (`score="test"` for test accuracy).
+    """
+    ended = scored(trials)
+    rows = []
+    for keys, cell in ended.groupby(["lr", *CONTEXT_KEYS], sort=True):
+        context = dict(zip(["lr", *CONTEXT_KEYS], keys, strict=True))
+        outcomes = _outcomes(cell)
+        by_seed = cell.pivot_table(index="seed", columns="placement", values=f"{score}_score")
+        for a, b in placement_pairs(cell["placement"]):
+            pairs = by_seed[[a, b]].dropna()
+            rows.append(
+                {
+                    **context,
+                    "placement_a": a,
+                    "placement_b": b,
+                    "outcome_a": outcomes[a],
+                    "outcome_b": outcomes[b],
+                    **paired_test(pairs[a], pairs[b]),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=None if rows else [*COMPARISON_KEYS, "n_pairs", "p_holm"])
+    return adjust_family(frame)
+
+
+def interaction(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
+    """Does the gain of one placement over another depend on the learning rate?
+
+    A two-way ANOVA of the score on placement x learning rate with seeds as blocks
+    (`score ~ C(placement) * C(lr) + C(seed)`), one per context. Tested twice: over every
+    learning rate, and over the learning rates where no placement diverged (the stable range),
+    so divergence alone cannot make the interaction.
+
+    Returns:
+        One row per context and scope: n_placements, n_lrs, n_seeds, f_value, df, df_resid,
+        p_value, and a note where the design cannot be tested.
+    """
+    ended = scored(trials)
+    rows = []
+    for keys, study in ended.groupby(CONTEXT_KEYS, sort=True):
+        context = dict(zip(CONTEXT_KEYS, keys, strict=True))
+        diverged_lrs = set(study.loc[study["status"] == "diverged", "lr"])
+        stable = study[~study["lr"].isin(diverged_lrs)]
+        scopes = [("all learning rates", study)]
+        if diverged_lrs and stable["lr"].nunique() >= 2:
+            scopes.append(("learning rates where no placement diverged", stable))
+        for scope, frame in scopes:
+            rows.append({**context, "scope": scope, **_anova_interaction(frame, score)})
+    columns = [*CONTEXT_KEYS, "scope", "p_value", "note"]
+    return pd.DataFrame(rows, columns=None if rows else columns)
+
+
+def _anova_interaction(frame: pd.DataFrame, score: str) -> dict:
+    data = pd.DataFrame(
+        {
+            "y": frame[f"{score}_score"].to_numpy(float),
+            "placement": frame["placement"].astype(str).to_numpy(),
+            "lr": frame["lr"].map(lambda v: f"{v:g}").to_numpy(),
+            "seed": frame["seed"].astype(str).to_numpy(),
+        }
+    )
+    row = {
+        "n_placements": data["placement"].nunique(),
+        "n_lrs": data["lr"].nunique(),
+        "n_seeds": data["seed"].nunique(),
+        "f_value": np.nan,
+        "df": np.nan,
+        "df_resid": np.nan,
+        "p_value": np.nan,
+        "note": "",
+    }
+    if row["n_placements"] < 2 or row["n_lrs"] < 2:
+        row["note"] = "needs at least 2 placements and 2 learning rates"
+        return row
+    fit = ols("y ~ C(placement) * C(lr) + C(seed)", data=data).fit()
+    if fit.df_resid < 1:
+        row["note"] = "needs at least 2 seeds per cell"
+        return row
+    if fit.ssr <= 1e-12 * max(1.0, float(((data["y"] - data["y"].mean()) ** 2).sum())):
+        row["note"] = "every seed gave the same score: no variance to test"
+        return row
+    table = anova_lm(fit, typ=2)
+    term = table.loc["C(placement):C(lr)"]
+    row.update(
+        f_value=float(term["F"]),
+        df=float(term["df"]),
+        df_resid=float(fit.df_resid),
+        p_value=float(term["PR(>F)"]),
+    )
+    return row

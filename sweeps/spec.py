@@ -22,7 +22,7 @@ from typing import Any
 from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig, check_param
 
 SPEC_FILE = "sweep_spec.json"
-DEFAULT_LRS = (1e-3, 1e-2, 1e-1)
+DEFAULT_LRS = (1e-3, 1e-2, 1e-1, 1.0, 3.0)  # up to where placements start to diverge
 QUICK_SUBSET = (2000, 500)
 QUICK_EPOCHS = 2
 QUICK_SEEDS = (0, 1)

@@ -27,7 +27,15 @@ def browser():
         launched.close()
 
 
-def test_report_opens_from_disk_with_every_image_and_table(run_copy, browser):
+OVERFLOWING = """
+() => Array.from(document.querySelectorAll('body *'))
+  .filter(e => { const r = e.getBoundingClientRect(); return r.right > innerWidth + 0.5 || r.width > innerWidth; })
+  .map(e => e.tagName + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().right))
+"""
+EXPORTS = ["history", "trials", "summary", "comparisons", "best_lr", "best_lr_comparisons", "stable_lr", "interaction"]  # fmt: skip
+
+
+def test_report_opens_from_disk_answer_first_and_fits_the_window(run_copy, browser):
     page_path = write_report(run_copy)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(page_path.as_uri())
@@ -35,20 +43,37 @@ def test_report_opens_from_disk_with_every_image_and_table(run_copy, browser):
         "Array.from(document.images).map(i => ({src: i.getAttribute('src'), alt: i.alt,"
         " width: i.naturalWidth, done: i.complete}))"
     )
-    assert len(images) == 5
+    assert len(images) == 6
     for image in images:
         assert image["done"] and image["width"] > 0, image
         assert len(image["alt"]) > 20 and not image["src"].startswith("http")
-    assert page.locator("#summary ~ table.data").count() >= 1
-    assert page.locator("table.data").count() == 2  # summary and comparisons; no problems
+    headings = page.locator("h2").all_inner_texts()
+    assert headings[0] == "The answer"
+    answer = page.inner_text("#answer")
+    assert (
+        ("Best placement: " in answer or "No placement is clearly best" in answer)
+        and "95% CI" in answer
+        and "Holm-adjusted p" in answer
+    )
+    assert "Largest stable learning rate: " in answer
+    assert page.evaluate(OVERFLOWING) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.locator("table.data").count() == 6  # no problem table: every trial completed
     text = page.inner_text("body")
-    assert "At lr 0.05, the best placement is" in text and "Holm-adjusted p=" in text
-    assert "python -m sweeps.bn_placement" in text and "tensorflow" in text
+    assert "python -m sweeps.bn_placement" in text and "statsmodels" in text
+    assert "score chance accuracy" in text  # how diverged trials count is on the page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-    for name in ["history", "trials", "summary", "comparisons"]:
+    for name in EXPORTS:
         assert (page_path.parent / f"{name}.csv").exists()
         assert (page_path.parent / f"{name}.parquet").exists()
+    assert not list(page_path.parent.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_a_narrow_window_does_not_overflow_either(run_copy, browser):
+    page = browser.new_page(viewport={"width": 800, "height": 900})
+    page.goto(write_report(run_copy).as_uri())
+    assert page.evaluate(OVERFLOWING) == []
 
 
 def test_partial_run_report_lists_unfinished_trials(run_copy, browser):
@@ -61,7 +86,7 @@ def test_partial_run_report_lists_unfinished_trials(run_copy, browser):
     assert done.returncode == 0, done.stderr
     page = browser.new_page()
     page.goto((run_copy / "report" / "index.html").as_uri())
-    assert "running" in page.inner_text("#problems ~ table.data")
+    assert "running" in page.inner_text("#problems + .table-box")
 
 
 def test_report_cli_rejects_a_folder_without_a_sweep(tmp_path):

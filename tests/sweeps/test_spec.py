@@ -67,8 +67,8 @@ def test_resume_with_a_different_grid_is_refused(out, capsys):
 def test_default_study_and_seed_syntax(out):
     spec = parse_spec(["--output-dir", str(out)])
     assert spec.placements == ("none", "after_activation", "before_activation")
-    assert spec.lrs == (1e-3, 1e-2, 1e-1) and spec.seeds == (0, 1, 2) and spec.epochs == 10
-    assert len(spec.trial_configs()) == 27
+    assert spec.lrs == (1e-3, 1e-2, 1e-1, 1.0, 3.0) and spec.seeds == (0, 1, 2)
+    assert spec.epochs == 10 and len(spec.trial_configs()) == 45
     assert parse_spec(["--seeds", "0-2,7", "--output-dir", str(out)]).seeds == (0, 1, 2, 7)
 
 

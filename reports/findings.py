@@ -1,0 +1,242 @@
+"""Numbers -> sentences: the report's answer, each sentence carrying its CI or p-value.
+
+Every function takes the frames that `reports.stats` and `reports.selection` computed and
+returns plain strings; the HTML step only arranges them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reports.stats import ALPHA, BASELINE, CONTEXT_KEYS
+
+
+def fmt_p(p: float) -> str:
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def fmt_num(value: float, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def fmt_ci(low: float, high: float, digits: int = 3) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no CI with one seed"
+    return f"95% CI {low:.{digits}f} to {high:.{digits}f}"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def _needed(row) -> str:
+    """'not distinguishable with 3 seeds (about 12 needed)' and its variants."""
+    base = f"not distinguishable with {_seeds(int(row['n_pairs']))}"
+    if row["note"]:
+        return f"{base} ({row['note']})"
+    needed = row["seeds_needed"]
+    if not math.isfinite(needed):
+        return base
+    return f"{base} (about {int(needed)} needed)"
+
+
+def _difference(row) -> str:
+    """'+0.012, 95% CI 0.004 to 0.020, Holm-adjusted p=0.010, P(A > B) 1.00 [0.67, 1.00]'."""
+    prob = f"P({row['placement_a']} > {row['placement_b']}) {fmt_num(row['prob_improvement'], 2)}"
+    if math.isfinite(row["prob_ci_low"]):
+        prob += f" [{row['prob_ci_low']:.2f}, {row['prob_ci_high']:.2f}]"
+    return (
+        f"{row['mean_diff']:+.3f}, {fmt_ci(row['diff_ci_low'], row['diff_ci_high'])}, "
+        f"Holm-adjusted {fmt_p(row['p_holm'])}, {prob}"
+    )
+
+
+def _context_label(keys: dict) -> str:
+    return (
+        f"batch {keys['batch_size']}, {keys['optimizer']}, hidden {keys['hidden']}, "
+        f"{keys['epochs']} epochs"
+    )
+
+
+def _by_context(frame: pd.DataFrame, keys: dict) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for k in CONTEXT_KEYS:
+        mask &= frame[k] == keys[k]
+    return frame[mask]
+
+
+def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[str]:
+    """Which placement is best at its own best learning rate, and by how much."""
+    if best.empty:
+        return []
+    top = best.iloc[0]
+    versus = []
+    for _, other in best.iloc[1:].iterrows():
+        names = [top["placement"], other["placement"]]
+        pair = best_comparisons[
+            best_comparisons["placement_a"].isin(names)
+            & best_comparisons["placement_b"].isin(names)
+        ]
+        if not pair.empty:
+            versus.append(_oriented(pair.iloc[0], top["placement"]))
+    accuracy = (
+        f"test accuracy {fmt_num(top['test_accuracy_mean'])} "
+        f"({fmt_ci(top['test_accuracy_ci_low'], top['test_accuracy_ci_high'])}, "
+        f"{_seeds(int(top['n_seeds']))}) at its own best learning rate (lr {top['chosen_lrs']}, "
+        "chosen per seed on validation)"
+    )
+    if versus and all(row["significant"] for row in versus):
+        lead = f"Best placement: {top['placement']}, with {accuracy}."
+    else:
+        lead = (
+            f"No placement is clearly best: {top['placement']} has the highest mean {accuracy}, "
+            "but not every difference is significant."
+        )
+    sentences = [lead]
+    for row in versus:
+        verdict = f"{top['placement']} is better" if row["significant"] else _needed(row)
+        sentences.append(
+            f"{row['placement_a']} vs {row['placement_b']}, each at its best learning rate, on "
+            f"test accuracy: {_difference(row)}; {verdict}."
+        )
+    return sentences
+
+
+def _oriented(row: pd.Series, first: str) -> pd.Series:
+    """The comparison row read as `first` minus the other placement."""
+    if row["placement_a"] == first:
+        return row
+    flipped = row.copy()
+    flipped["placement_a"], flipped["placement_b"] = row["placement_b"], row["placement_a"]
+    flipped["mean_diff"] = -row["mean_diff"]
+    flipped["diff_ci_low"], flipped["diff_ci_high"] = -row["diff_ci_high"], -row["diff_ci_low"]
+    flipped["prob_improvement"] = 1 - row["prob_improvement"]
+    flipped["prob_ci_low"], flipped["prob_ci_high"] = (
+        1 - row["prob_ci_high"],
+        1 - row["prob_ci_low"],
+    )
+    return flipped
+
+
+def pair_across_lrs(comparisons: pd.DataFrame, a: str, b: str) -> str | None:
+    """One sentence: where A and B differ across the learning rates, and where they do not."""
+    rows = comparisons[(comparisons["placement_a"] == a) & (comparisons["placement_b"] == b)]
+    if rows.empty:
+        return None
+    different, alike, both_diverged = [], [], []
+    for _, row in rows.sort_values("lr").iterrows():
+        if row["outcome_a"] == row["outcome_b"] == "diverged":
+            both_diverged.append(f"{row['lr']:g}")
+        elif row["significant"]:
+            outcome = ""
+            if row["outcome_a"] != "stable" or row["outcome_b"] != "stable":
+                outcome = f"{a} {row['outcome_a']}, {b} {row['outcome_b']}: "
+            different.append(f"lr {row['lr']:g} ({outcome}{_difference(row)})")
+        else:
+            alike.append(row)
+    parts = []
+    if different:
+        parts.append("they differ at " + "; ".join(different))
+    if alike:
+        lrs = ", ".join(f"{r['lr']:g}" for r in alike)
+        needed = [r["seeds_needed"] for r in alike if math.isfinite(r["seeds_needed"])]
+        n = _seeds(int(max(r["n_pairs"] for r in alike)))
+        how_many = ""
+        if needed:
+            low, high = int(min(needed)), int(max(needed))
+            how_many = f" (about {low} needed)" if low == high else f" (about {low}-{high} needed)"
+        parts.append(f"not distinguishable at lr {lrs} with {n}{how_many}")
+    if both_diverged:
+        parts.append(f"both diverged on every seed at lr {', '.join(both_diverged)}")
+    return f"{a} vs {b}, paired by seed at each learning rate: " + "; ".join(parts) + "."
+
+
+def learning_rate_role(interaction: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
+    """Does the learning rate change the comparison? The interaction test and BN's gain per lr."""
+    sentences = []
+    for _, row in interaction.iterrows():
+        if row["note"]:
+            sentences.append(
+                f"Placement x learning-rate interaction over {row['scope']}: not tested "
+                f"({row['note']})."
+            )
+            continue
+        verdict = (
+            "the learning rate changes how the placements compare"
+            if row["p_value"] < ALPHA
+            else "no evidence that the learning rate changes how the placements compare"
+        )
+        sentences.append(
+            f"Over {row['scope']} ({int(row['n_lrs'])} of them): {verdict} (placement x "
+            f"learning-rate interaction, two-way ANOVA with seeds as blocks, "
+            f"F={row['f_value']:.2f}, {fmt_p(row['p_value'])})."
+        )
+    for a in sorted(set(comparisons.loc[comparisons["placement_b"] == BASELINE, "placement_a"])):
+        rows = comparisons[
+            (comparisons["placement_a"] == a) & (comparisons["placement_b"] == BASELINE)
+        ]
+        gains = []
+        for _, row in rows.sort_values("lr").iterrows():
+            if row["outcome_b"] == "diverged" and row["outcome_a"] != "diverged":
+                gains.append(f"{row['mean_diff']:+.3f} at {row['lr']:g} (where none diverged)")
+            else:
+                gains.append(f"{row['mean_diff']:+.3f} at {row['lr']:g}")
+        sentences.append(
+            f"Gain of {a} over none in val_accuracy, by learning rate: {', '.join(gains)}."
+        )
+    return sentences
+
+
+def stable_learning_rates(stable: pd.DataFrame) -> str | None:
+    """The largest stable learning rate of every placement, in one sentence."""
+    if stable.empty:
+        return None
+    parts = []
+    for _, row in stable.iterrows():
+        if not math.isfinite(row["largest_stable_lr"]):
+            what = f"none of {row['lrs_tested']}"
+        else:
+            what = f"{row['largest_stable_lr']:g}"
+        if math.isfinite(row["unstable_from"]):
+            what += f" (at {row['unstable_from']:g}: {row['unstable_outcome']})"
+        else:
+            what += " (the largest tested; it never diverged)"
+        parts.append(f"{row['placement']} {what}")
+    return "Largest stable learning rate: " + "; ".join(parts) + "."
+
+
+def answer(
+    comparisons: pd.DataFrame,
+    best: pd.DataFrame,
+    best_comparisons: pd.DataFrame,
+    stable: pd.DataFrame,
+    interaction: pd.DataFrame,
+) -> list[str]:
+    """The page's first section: the answer, for each study context in the run."""
+    if best.empty:
+        return ["No trial has finished yet: nothing to conclude."]
+    contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
+    sentences = []
+    for keys in contexts:
+        lines = best_placement(_by_context(best, keys), _by_context(best_comparisons, keys))
+        here = _by_context(comparisons, keys)
+        pairs = here[["placement_a", "placement_b"]].drop_duplicates()
+        bn_pairs = pairs[(pairs["placement_a"] != BASELINE) & (pairs["placement_b"] != BASELINE)]
+        for _, pair in bn_pairs.iterrows():
+            lines.append(pair_across_lrs(here, pair["placement_a"], pair["placement_b"]))
+        lines += learning_rate_role(_by_context(interaction, keys), here)
+        lines.append(stable_learning_rates(_by_context(stable, keys)))
+        prefix = f"[{_context_label(keys)}] " if len(contexts) > 1 else ""
+        sentences += [prefix + line for line in lines if line]
+    return sentences
+
+
+def summary_lines(sentences: list[str], n: int = 3) -> list[str]:
+    """The first `n` sentences of the answer, for a terminal."""
+    return sentences[:n]

@@ -1,0 +1,136 @@
+"""Learning-rate selection: each placement at its own best learning rate, and the largest
+learning rate at which it trains stably. Pure functions, frames in, frames out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reports.stats import (
+    CONTEXT_KEYS,
+    adjust_family,
+    cell_outcome,
+    mean_ci,
+    paired_test,
+    placement_pairs,
+    scored,
+)
+
+# "Well above chance" (0.10): a learning rate whose seeds end below this did not really train.
+STABLE_MIN_ACCURACY = 0.5
+
+
+def best_lr_choices(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per placement and seed, the learning rate with the highest final val_accuracy score.
+
+    Chosen on validation, reported on test, so the selection does not bias the comparison.
+    Ties go to the smaller learning rate. Diverged trials score chance and so are never chosen
+    while another learning rate trained.
+
+    Returns:
+        One row per context, placement and seed: lr, val_score, test_score, status.
+    """
+    ended = scored(trials)
+    columns = [*CONTEXT_KEYS, "placement", "seed", "lr", "val_score", "test_score", "status"]
+    if ended.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = ended.sort_values(["val_score", "lr"], ascending=[False, True], kind="stable")
+    best = ordered.groupby([*CONTEXT_KEYS, "placement", "seed"], sort=True).head(1)
+    return best.sort_values([*CONTEXT_KEYS, "placement", "seed"])[columns].reset_index(drop=True)
+
+
+def _lr_counts(lrs: pd.Series) -> str:
+    counts = lrs.value_counts().sort_index()
+    seeds = lambda n: "seed" if n == 1 else "seeds"  # noqa: E731
+    return ", ".join(f"{lr:g} on {n} {seeds(n)}" for lr, n in counts.items())
+
+
+def best_lr(trials: pd.DataFrame) -> pd.DataFrame:
+    """Each placement at its own best learning rate (chosen per seed on validation).
+
+    Returns:
+        One row per context and placement: n_seeds, chosen_lrs ("0.1 on 2 seeds, 1 on 1 seed"),
+        the most chosen lr, mean val score, and the mean test score with its 95% CI.
+    """
+    choices = best_lr_choices(trials)
+    rows = []
+    for keys, group in choices.groupby([*CONTEXT_KEYS, "placement"], sort=True):
+        mean, _, low, high = mean_ci(group["test_score"])
+        rows.append(
+            {
+                **dict(zip([*CONTEXT_KEYS, "placement"], keys, strict=True)),
+                "n_seeds": len(group),
+                "chosen_lrs": _lr_counts(group["lr"]),
+                "lr_mode": float(group["lr"].mode().min()),
+                "val_accuracy_mean": group["val_score"].mean(),
+                "test_accuracy_mean": mean,
+                "test_accuracy_ci_low": low,
+                "test_accuracy_ci_high": high,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=None if rows else [*CONTEXT_KEYS, "placement"])
+    if frame.empty:
+        return frame
+    return frame.sort_values([*CONTEXT_KEYS, "test_accuracy_mean"], ascending=False, kind="stable")
+
+
+def best_lr_comparisons(trials: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of placements, each at its own best learning rate, on test accuracy.
+
+    Paired by seed; the same columns as `stats.pairwise_comparisons` but without `lr` (each
+    side brings its own) and with its own Holm family.
+    """
+    choices = best_lr_choices(trials)
+    rows = []
+    for keys, study in choices.groupby(CONTEXT_KEYS, sort=True):
+        by_seed = study.pivot_table(index="seed", columns="placement", values="test_score")
+        for a, b in placement_pairs(study["placement"]):
+            pairs = by_seed[[a, b]].dropna()
+            rows.append(
+                {
+                    **dict(zip(CONTEXT_KEYS, keys, strict=True)),
+                    "placement_a": a,
+                    "placement_b": b,
+                    **paired_test(pairs[a], pairs[b]),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=None if rows else ["placement_a", "placement_b"])
+    return frame if frame.empty else adjust_family(frame)
+
+
+def stable_lr(trials: pd.DataFrame, min_accuracy: float = STABLE_MIN_ACCURACY) -> pd.DataFrame:
+    """The largest stable learning rate of each placement.
+
+    A learning rate is stable for a placement when no seed diverged and every seed's final
+    val_accuracy is at least `min_accuracy` (well above the 0.10 of chance).
+
+    Returns:
+        One row per context and placement: largest_stable_lr (NaN if none is), the smallest
+        unstable lr above it (`unstable_from`), how that lr failed, and the lrs tested.
+    """
+    ended = scored(trials)
+    rows = []
+    for keys, group in ended.groupby([*CONTEXT_KEYS, "placement"], sort=True):
+        cells = []
+        for lr, cell in group.groupby("lr", sort=True):
+            n_diverged = int((cell["status"] == "diverged").sum())
+            low = bool((cell["val_score"] < min_accuracy).any())
+            ok = n_diverged == 0 and not low
+            outcome = cell_outcome(len(cell), n_diverged)
+            if n_diverged == 0 and low:
+                outcome = f"a seed ended below {min_accuracy:g} val_accuracy"
+            cells.append((lr, ok, outcome))
+        stable = [lr for lr, ok, _ in cells if ok]
+        largest = max(stable) if stable else np.nan
+        above = [(lr, outcome) for lr, ok, outcome in cells if not ok and not lr < largest]
+        rows.append(
+            {
+                **dict(zip([*CONTEXT_KEYS, "placement"], keys, strict=True)),
+                "largest_stable_lr": largest,
+                "unstable_from": above[0][0] if above else np.nan,
+                "unstable_outcome": above[0][1] if above else "",
+                "lrs_tested": ", ".join(f"{lr:g}" for lr, _, _ in cells),
+            }
+        )
+    return pd.DataFrame(rows, columns=None if rows else [*CONTEXT_KEYS, "placement"])

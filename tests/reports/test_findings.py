@@ -1,0 +1,53 @@
+"""The answer's sentences say what the numbers say, with their CI or p-value."""
+
+import numpy as np
+
+from reports import findings
+from reports.selection import best_lr, best_lr_comparisons, stable_lr
+from reports.stats import interaction, pairwise_comparisons
+from tests.reports.helpers import trials_frame
+
+
+def _answer(trials):
+    return findings.answer(
+        pairwise_comparisons(trials), best_lr(trials), best_lr_comparisons(trials),
+        stable_lr(trials), interaction(trials),
+    )  # fmt: skip
+
+
+def _study():
+    rng = np.random.default_rng(1)
+    noise = lambda: list(rng.normal(0, 0.002, 3) + np.array([0.0, 0.004, 0.008]))  # noqa: E731
+    cells = {}
+    for lr in (0.01, 0.1, 1.0, 3.0):
+        cells[("none", lr)] = ["diverged"] * 3 if lr >= 1 else [0.80 + v for v in noise()]
+        cells[("after_activation", lr)] = (
+            ["diverged"] * 3 if lr == 3 else [0.85 + v for v in noise()]
+        )
+        cells[("before_activation", lr)] = [0.85 + v for v in noise()]
+    return trials_frame(cells)
+
+
+def test_the_answer_names_the_best_placement_stability_and_the_lr_role():
+    text = "\n".join(_answer(_study()))
+    assert text.startswith("Best placement: ") or text.startswith("No placement is clearly best: ")
+    assert "95% CI" in text and "Holm-adjusted p" in text
+    assert "after_activation vs before_activation, paired by seed at each learning rate" in text
+    assert "lr 3 (after_activation diverged, before_activation stable" in text
+    assert "not distinguishable at lr 0.01, 0.1, 1 with 3 seeds (about" in text
+    assert "Largest stable learning rate: after_activation 1 (at 3: diverged); " in text
+    assert (
+        "before_activation 3 (the largest tested; it never diverged); none 0.1 (at 1: diverged)"
+        in text
+    )
+    assert "placement x learning-rate interaction" in text
+
+
+def test_the_answer_with_nothing_finished():
+    trials = trials_frame({("none", 0.1): [0.8]}).iloc[:0]
+    assert _answer(trials) == ["No trial has finished yet: nothing to conclude."]
+
+
+def test_p_values_and_intervals_are_formatted_for_reading():
+    assert findings.fmt_p(0.0001) == "p<0.001" and findings.fmt_p(0.0123) == "p=0.012"
+    assert findings.fmt_ci(float("nan"), 1.0) == "no CI with one seed"

@@ -1,0 +1,130 @@
+"""Stored sweep -> tidy frames, including runs that are partial or whose files are damaged."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from reports import load_frames
+from reports.stats import pairwise_comparisons, summarize
+
+
+def test_frames_match_the_stored_results(stored_run):
+    history, trials = load_frames(stored_run)
+    assert len(trials) == 12 and (trials["status"] == "completed").all()
+    assert len(history) == 24 and set(history["epoch"]) == {1, 2}
+    one = trials.iloc[0]
+    rows = [
+        json.loads(line)
+        for line in (stored_run / one["trial_dir"] / "result.json").read_text().splitlines()
+    ]
+    final = rows[-1]
+    assert final["final"] and one["test_accuracy"] == final["test_accuracy"]
+    assert one["final_val_accuracy"] == rows[-2]["val_accuracy"]
+    assert one["params_total"] == final["params_total"] and one["hidden"] == "300x100"
+    assert (trials["problem"] == "").all()
+
+
+def test_statistics_of_the_stored_run(stored_run):
+    history, trials = load_frames(stored_run)
+    summary = summarize(trials, history)
+    assert len(summary) == 4 and (summary["n_seeds"] == 3).all()
+    comparisons = pairwise_comparisons(trials)
+    assert len(comparisons) == 2 and (comparisons["n_pairs"] == 3).all()
+    assert set(comparisons["placement_a"]) == {"after_activation"}
+
+
+def _trial_dirs(run):
+    return sorted(p for p in run.iterdir() if (p / "result.json").exists())
+
+
+def test_partial_run_marks_running_and_errored_trials(run_copy):
+    dirs = _trial_dirs(run_copy)
+    unfinished = dirs[0] / "result.json"
+    unfinished.write_text(unfinished.read_text().splitlines()[0] + "\n")  # one epoch, no final row
+    errored = dirs[1] / "result.json"
+    errored.write_text(errored.read_text().splitlines()[0] + "\n")
+    (dirs[1] / "error.txt").write_text("worker died")
+    history, trials = load_frames(run_copy)
+    by_dir = trials.set_index("trial_dir")["status"]
+    assert by_dir[dirs[0].name] == "running" and by_dir[dirs[1].name] == "errored"
+    assert (trials["status"] == "completed").sum() == 10
+    assert len(summarize(trials, history)) == 4  # statistics from the trials that ended
+
+
+def test_a_last_line_cut_by_a_killed_writer_is_dropped_not_fatal(run_copy):
+    path = _trial_dirs(run_copy)[0] / "result.json"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    _, trials = load_frames(run_copy)
+    row = trials.set_index("trial_dir").loc[path.parent.name]
+    assert row["status"] == "running" and row["epochs_run"] == 2 and row["problem"] == ""
+
+
+def _damage(folder, how):
+    if how == "garbage line":
+        lines = (folder / "result.json").read_text().splitlines()
+        (folder / "result.json").write_text("\n".join([lines[0], "#!garbage", *lines[1:]]) + "\n")
+    elif how == "params cut":
+        text = (folder / "params.json").read_text()
+        (folder / "params.json").write_text(text[: len(text) // 2])
+    elif how == "params incomplete":
+        (folder / "params.json").write_text(json.dumps({"placement": "none"}))
+    elif how == "params missing":
+        (folder / "params.json").unlink()
+    elif how == "params not an object":
+        (folder / "params.json").write_text("[1, 2]")
+    elif how == "params wrong values":
+        params = json.loads((folder / "params.json").read_text())
+        (folder / "params.json").write_text(json.dumps({**params, "lr": "fast"}))
+    elif how == "result not text":
+        (folder / "result.json").write_bytes(b"\xff\xfe\x00garbage\n")
+
+
+DAMAGES = {
+    "garbage line": "result.json line 2 is not JSON",
+    "params cut": "params.json is damaged",
+    "params incomplete": "params.json lacks lr, seed",
+    "params missing": "params.json is missing",
+    "params not an object": "params.json is not a JSON object",
+    "params wrong values": "unreadable values (ValueError",
+    "result not text": "result.json cannot be read",
+}
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGES))
+def test_a_damaged_trial_is_listed_and_the_others_reported(run_copy, how):
+    folder = _trial_dirs(run_copy)[0]
+    _damage(folder, how)
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(run_copy)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    _, trials = load_frames(run_copy)
+    row = trials.set_index("trial_dir").loc[folder.name]
+    assert row["status"] == "damaged" and DAMAGES[how] in row["problem"]
+    assert (trials["status"] == "completed").sum() == 11
+    page = (run_copy / "report" / "index.html").read_text()
+    assert "damaged" in page and folder.name in page
+
+
+def test_a_damaged_sweep_spec_does_not_stop_the_report(run_copy):
+    (run_copy / "sweep_spec.json").write_text('{"placements": [')
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(run_copy)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sweep_spec.json is damaged" in (run_copy / "report" / "index.html").read_text()
+
+
+def test_empty_run_gives_empty_frames(tmp_path):
+    history, trials = load_frames(tmp_path)
+    assert history.empty and trials.empty and "val_accuracy" in history.columns
+    assert summarize(trials, history).empty and pairwise_comparisons(trials).empty
+
+
+def test_import_reports_leaves_tensorflow_and_ray_out():
+    code = "import sys, reports, reports.plots; print([m for m in ('tensorflow', 'ray', 'keras') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -120,8 +120,11 @@ class TrialConfig:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             check_param(field.name, getattr(self, field.name))
-        # Normalize so equal configs compare and hash equal whatever sequence type came in.
+        # Normalize so equal configs compare and hash equal, and `to_dict()` is JSON-ready,
+        # whatever number or sequence types came in (NumPy scalars, lists).
         object.__setattr__(self, "lr", float(self.lr))
+        for name in ("seed", "epochs", "batch_size"):
+            object.__setattr__(self, name, int(getattr(self, name)))
         object.__setattr__(self, "hidden", tuple(int(n) for n in self.hidden))
         if self.subset is not None:
             object.__setattr__(self, "subset", tuple(int(n) for n in self.subset))

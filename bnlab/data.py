@@ -135,11 +135,12 @@ def load_fashion_mnist(
     """Load Fashion-MNIST: 55,000 train / 5,000 validation / 10,000 test, uint8 pixels.
 
     The validation split is the first 5,000 images of the training file, as in the reference.
-    The four files are looked for, in order, in `data_dir`, `$BNLAB_DATA_DIR`, Debian's
+    An explicit `data_dir` is a promise: the files are read from there or not at all. Without
+    it they are looked for, in order, in `$BNLAB_DATA_DIR`, Debian's
     `/usr/share/datasets/fashion-mnist` and the Keras cache; only then does Keras download them.
 
     Args:
-        data_dir: A folder holding the four IDX files, gzipped or not.
+        data_dir: A folder holding the four IDX files, gzipped or not; nothing else is tried.
         subset: Optional `(n_train, n_validation)` for a stratified deterministic subset.
         download: Whether Keras may download the files when no folder holds them.
 
@@ -150,10 +151,12 @@ def load_fashion_mnist(
         DatasetError: If no folder holds the files, or a file is corrupt; the message names the
             file, what was wrong, every place searched and how to fix it.
     """
-    searched = _search_dirs(data_dir)
+    searched = [Path(data_dir)] if data_dir is not None else _search_dirs(None)
     folder = next((d for d in searched if _find_all(d) is not None), None)
     download_note = "  - Keras download: not allowed (download=False)"
-    if folder is None and download:
+    if data_dir is not None:
+        download_note = "  - nothing else: an explicit folder is the only place used"
+    elif folder is None and download:
         folder, download_note = _download_with_keras()
     if folder is None:
         places = "\n".join(f"  - {d}: {_describe(d)}" for d in searched)

@@ -226,6 +226,26 @@ def _restore(model, state: TrainState, config: TrialConfig) -> None:
         variable.assign(value)
 
 
+def _check_arguments(config, data, callbacks, initial_state) -> None:
+    def wrong(name, expected, value):
+        return TypeError(
+            f"The '{name}' parameter must be {expected}. Got {type(value).__name__} {value!r:.80} "
+            "instead."
+        )
+
+    if not isinstance(config, TrialConfig):
+        raise wrong("config", "a bnlab.TrialConfig (e.g. TrialConfig(lr=0.01))", config)
+    if not isinstance(data, FashionMNIST):
+        raise wrong("data", "a bnlab.FashionMNIST from bnlab.load_fashion_mnist()", data)
+    if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, Sequence):
+        raise wrong("callbacks", "a list of keras.callbacks.Callback", callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise wrong("callbacks", "a list of keras.callbacks.Callback", callback)
+    if initial_state is not None and not isinstance(initial_state, TrainState):
+        raise wrong("initial_state", "None or a bnlab.TrainState", initial_state)
+
+
 def train(
     config: TrialConfig,
     data: FashionMNIST,
@@ -248,8 +268,13 @@ def train(
     Returns:
         The full per-epoch history (including epochs before `initial_state`), test metrics,
         parameter counts, wall time and status (`completed` or `diverged`).
+
+    Raises:
+        TypeError: If an argument has the wrong type (the message names it).
+        ValueError: If `initial_state` does not fit the model or the epochs.
     """
     start = time.perf_counter()
+    _check_arguments(config, data, callbacks, initial_state)
     if threads is not None:
         set_threads(threads)
     enable_gpu_memory_growth()

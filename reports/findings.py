@@ -65,6 +65,8 @@ def _context_label(keys: dict) -> str:
 
 
 def _by_context(frame: pd.DataFrame, keys: dict) -> pd.DataFrame:
+    if frame.empty:
+        return frame
     mask = pd.Series(True, index=frame.index)
     for k in CONTEXT_KEYS:
         mask &= frame[k] == keys[k]
@@ -91,7 +93,9 @@ def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[s
         f"{_seeds(int(top['n_seeds']))}) at its own best learning rate (lr {top['chosen_lrs']}, "
         "chosen per seed on validation)"
     )
-    if versus and all(row["significant"] for row in versus):
+    if len(best) == 1:
+        lead = f"One placement in this run: {top['placement']}, with {accuracy}."
+    elif versus and all(row["significant"] for row in versus):
         lead = f"Best placement: {top['placement']}, with {accuracy}."
     else:
         lead = (

@@ -95,7 +95,9 @@ def best_lr_comparisons(trials: pd.DataFrame) -> pd.DataFrame:
                     **paired_test(pairs[a], pairs[b]),
                 }
             )
-    frame = pd.DataFrame(rows, columns=None if rows else ["placement_a", "placement_b"])
+    frame = pd.DataFrame(
+        rows, columns=None if rows else [*CONTEXT_KEYS, "placement_a", "placement_b"]
+    )
     return frame if frame.empty else adjust_family(frame)
 
 

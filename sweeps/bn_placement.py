@@ -6,29 +6,23 @@ Exit codes: 0 every trial ended (completed or diverged); 1 a trial errored after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 
 from bnlab import DatasetError, load_fashion_mnist
-from sweeps.spec import SPEC_FILE, SpecError, SweepSpec, load_stored_spec, parse_spec
+from reports.atomic import write_text
+from sweeps.run_folder import SPEC_FILE, run_lock
+from sweeps.spec import SpecError, SweepSpec, parse_spec
 
 
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
-
-
-def _check_resume(spec: SweepSpec) -> None:
-    stored = load_stored_spec(spec.run_dir)
-    differences = spec.grid_differences(stored)
-    if differences:
-        raise SpecError(
-            f"--resume: run {spec.name!r} was started with a different grid "
-            f"({'; '.join(differences)}); rerun with its flags or choose a new --name."
-        )
 
 
 def print_plan(spec: SweepSpec) -> None:
@@ -63,12 +57,31 @@ def _summary(trials) -> str:
     return table.to_string(float_format=lambda v: f"{v:.4f}")
 
 
+def resume_command(spec: SweepSpec) -> str:
+    return (
+        f"python -m sweeps.bn_placement --resume --name {shlex.quote(spec.name)} "
+        f"--output-dir {shlex.quote(spec.output_dir)}"
+    )
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Hold Ctrl+C while Ray starts (interrupting its start-up can leave processes or crash);
+    it takes effect as a KeyboardInterrupt as soon as the block ends."""
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         spec = parse_spec(argv)
-        if spec.resume:
-            _check_resume(spec)
     except SpecError as err:
         return _fail(str(err))
     command = "python -m sweeps.bn_placement " + shlex.join(argv)
@@ -78,29 +91,55 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         data = load_fashion_mnist(spec.data_dir)
+        with run_lock(spec.run_dir):
+            return _run(spec, data)
     except DatasetError as err:
         return _fail(" ".join(str(err).split()))
-
-    # Tune's classic progress table lets us pick the columns (placement, lr, seed, epoch, ...).
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    from sweeps import tune_runner
-
-    try:
-        tune_runner.start_ray(spec)
     except SpecError as err:
         return _fail(str(err))
-    start = time.time()
-    try:
-        print_plan(spec)
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
-        if not (spec.run_dir / SPEC_FILE).exists():
-            (spec.run_dir / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2))
-        tune_runner.run_sweep(spec, data)
-    finally:
-        import ray
+    except KeyboardInterrupt:
+        print(
+            f"interrupted before Ray started; nothing was kept. Run again: {spec.command}",
+            file=sys.stderr,
+        )
+        return 130
 
-        ray.shutdown()
-    return _finish(spec, time.time() - start)
+
+def _run(spec: SweepSpec, data) -> int:
+    # Tune's classic progress table lets us pick the columns (placement, lr, seed, epoch, ...).
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    start = time.time()
+    started = False
+    with _deferred_interrupt():
+        from sweeps import tune_runner
+    try:
+        with _deferred_interrupt():
+            tune_runner.start_ray(spec)
+        print_plan(spec)
+        if not (spec.run_dir / SPEC_FILE).exists():
+            write_text(spec.run_dir / SPEC_FILE, json.dumps(spec.to_dict(), indent=2))
+        started = True
+        tune_runner.run_sweep(spec, data)
+    except KeyboardInterrupt:
+        pass  # counted below: the trials that did not end say it was interrupted
+    finally:
+        # Stopping Ray must finish, or its processes outlive the command: hold further Ctrl+C.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        tune_runner.stop_ray()
+        signal.signal(signal.SIGINT, previous)
+    if not started:
+        again = resume_command(spec) if spec.resume else spec.command
+        print(f"interrupted before any trial started; run again: {again}", file=sys.stderr)
+        return 130
+    try:
+        return _finish(spec, time.time() - start)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted while writing the report; the results are kept. Continue with: "
+            f"{resume_command(spec)}",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _finish(spec: SweepSpec, wall_seconds: float) -> int:
@@ -108,23 +147,31 @@ def _finish(spec: SweepSpec, wall_seconds: float) -> int:
 
     _, trials = load_frames(spec.run_dir)
     print(f"\n{_summary(trials)}\n")
+    report_failed = False
     if spec.report:
-        page = write_report(spec.run_dir, sweep_wall_seconds=wall_seconds)
-        print(f"report: {page}")
-    unfinished = int((trials["status"] == "running").sum())
+        try:
+            print(f"report: {write_report(spec.run_dir, sweep_wall_seconds=wall_seconds)}")
+        except Exception as err:  # the trials are safe on disk; say so rather than crash
+            report_failed = True
+            print(
+                f"error: the report failed ({type(err).__name__}: {err}); the results are kept "
+                f"in {spec.run_dir}: retry with: python -m reports {shlex.quote(str(spec.run_dir))}",
+                file=sys.stderr,
+            )
+    expected = len(spec.trial_configs())
+    ended = int(trials["status"].isin(["completed", "diverged"]).sum())
     errored = int((trials["status"] == "errored").sum())
-    if unfinished:
+    if ended + errored < expected:
         print(
-            f"interrupted: {unfinished} trials unfinished; continue with: "
-            f"python -m sweeps.bn_placement --resume --name {spec.name} "
-            f"--output-dir {shlex.quote(spec.output_dir)}",
+            f"interrupted: {expected - ended - errored} of {expected} trials unfinished; "
+            f"continue with: {resume_command(spec)}",
             file=sys.stderr,
         )
         return 130
     if errored:
         print(f"{errored} trials errored; see their error.txt in {spec.run_dir}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if report_failed else 0
 
 
 if __name__ == "__main__":

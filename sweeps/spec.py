@@ -10,8 +10,8 @@ import argparse
 import dataclasses
 import itertools
 import json
+import math
 import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,9 +19,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig, check_param
+from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig
+from sweeps.run_folder import (
+    SPEC_FILE,
+    check_name,
+    check_writable,
+    holds_a_sweep,
+    newest_run,
+    read_stored_spec,
+)
+from sweeps.values import (
+    SpecError,
+    check_values,
+    parse_address,
+    parse_list,
+    parse_number,
+    parse_seeds,
+)
 
-SPEC_FILE = "sweep_spec.json"
 DEFAULT_LRS = (1e-3, 1e-2, 1e-1, 1.0, 3.0)  # up to where placements start to diverge
 QUICK_SUBSET = (2000, 500)
 QUICK_EPOCHS = 2
@@ -37,10 +52,19 @@ GRID_FIELDS = (
     "hidden",
     "subset",
 )
-
-
-class SpecError(ValueError):
-    """A bad command-line value; the message is the one line the user sees."""
+# The flags that set each grid field (--quick sets three of them at once).
+GRID_FLAGS = {
+    "placements": "--placements",
+    "lrs": "--lrs",
+    "seeds": "--seeds",
+    "epochs": "--epochs",
+    "batch_sizes": "--batch-sizes",
+    "optimizers": "--optimizers",
+    "hidden": "--hidden",
+    "subset": "--subset",
+}
+QUICK_FIELDS = ("seeds", "epochs", "subset")
+MAX_TRIALS = 10000
 
 
 @dataclass(frozen=True)
@@ -88,22 +112,35 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SweepSpec:
+        """Rebuild a spec from `to_dict()` output.
+
+        Raises:
+            ValueError: If `d` lacks a field or has one a spec does not know.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        problems = []
+        if set(d) - names:
+            problems.append(f"unknown fields {sorted(set(d) - names)}")
+        if required - set(d):
+            problems.append(f"missing fields {sorted(required - set(d))}")
+        if problems:
+            raise ValueError(", ".join(problems))
+
         def tuples(value):
             return tuple(tuples(v) for v in value) if isinstance(value, list) else value
 
         return cls(**{k: tuples(v) for k, v in d.items()})
 
-    def grid_differences(self, other: SweepSpec) -> list[str]:
-        """The grid fields where `other` differs, as 'field: stored -> new'."""
-        return [
-            f"{name}: {getattr(other, name)} -> {getattr(self, name)}"
-            for name in GRID_FIELDS
-            if getattr(self, name) != getattr(other, name)
-        ]
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse would print its whole usage block; one line says it, --help shows the rest.
+        raise SpecError(f"{message} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m sweeps.bn_placement",
         description=(
             "Train every BN placement x learning rate x seed (x batch size, optimizer, hidden "
@@ -173,59 +210,6 @@ def _explicit(argv: list[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in argv)
 
 
-def _list(flag: str, text: str, convert, allowed: str) -> tuple:
-    items = [item.strip() for item in text.split(",")]
-    if not text.strip() or any(not item for item in items):
-        raise SpecError(f"{flag}: {text!r} is not a comma-separated list of {allowed}.")
-    values = []
-    for item in items:
-        try:
-            values.append(convert(item))
-        except ValueError:
-            raise SpecError(f"{flag}: {item!r} is not {allowed}.") from None
-    if len(set(values)) != len(values):
-        raise SpecError(f"{flag}: {text!r} repeats a value; give each value once.")
-    return tuple(values)
-
-
-def _seeds(text: str) -> tuple[int, ...]:
-    seeds: list[int] = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if not match:
-            raise SpecError(
-                f"--seeds: {part.strip()!r} is not a seed or range; use e.g. 0-4 or 0,3,7."
-            )
-        first, last = int(match[1]), int(match[2] or match[1])
-        if last < first:
-            raise SpecError(
-                f"--seeds: range {part.strip()!r} is empty; write it low-high, e.g. 1-3."
-            )
-        seeds.extend(range(first, last + 1))
-    if len(set(seeds)) != len(seeds):
-        raise SpecError(f"--seeds: {text!r} names a seed twice.")
-    return tuple(seeds)
-
-
-def _number(flag: str, text: str | None, convert, low: float, allowed: str):
-    try:
-        value = convert(text)
-    except (TypeError, ValueError):
-        raise SpecError(f"{flag}: {text!r} is not {allowed}.") from None
-    if value < low:
-        raise SpecError(f"{flag}: {text!r} is not {allowed}.")
-    return value
-
-
-def _check(flag: str, param: str, values) -> None:
-    """Check values against bnlab's constraint table, naming the flag."""
-    for value in values:
-        try:
-            check_param(param, value)
-        except (TypeError, ValueError) as err:
-            raise SpecError(f"{flag}: {err}") from None
-
-
 def machine_gpus() -> int:
     """GPUs this machine shows (respecting CUDA_VISIBLE_DEVICES), without starting anything."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -240,96 +224,173 @@ def machine_gpus() -> int:
 def parse_spec(argv: list[str]) -> SweepSpec:
     """Parse and validate the command line.
 
+    With `--resume` (or the `--name` of an existing run) the grid comes from the run's stored
+    spec; grid flags given as well must match it.
+
     Raises:
         SpecError: For any bad value; its message names the flag, the value and what is allowed.
     """
     args = build_parser().parse_args(argv)
-    quick = args.quick
-    seeds_text = args.seeds if (_explicit(argv, "--seeds") or not quick) else "0-1"
-    epochs_text = args.epochs if (_explicit(argv, "--epochs") or not quick) else str(QUICK_EPOCHS)
-
-    placements = _list("--placements", args.placements, str, f"one of {sorted(PLACEMENTS)}")
-    _check("--placements", "placement", placements)
-    lrs = _list("--lrs", args.lrs, float, "a float in (0, 100]")
-    _check("--lrs", "lr", lrs)
-    seeds = _seeds(seeds_text)
-    _check("--seeds", "seed", seeds)
-    epochs = _number("--epochs", epochs_text, int, 1, "an int >= 1")
-    _check("--epochs", "epochs", [epochs])
-    batch_sizes = _list("--batch-sizes", args.batch_sizes, int, "an int >= 1")
-    _check("--batch-sizes", "batch_size", batch_sizes)
-    optimizers = _list("--optimizers", args.optimizers, str, f"one of {sorted(OPTIMIZERS)}")
-    _check("--optimizers", "optimizer", optimizers)
-    hidden = _list(
-        "--hidden", args.hidden, lambda s: tuple(int(n) for n in s.split("x")), "sizes like 300x100"
-    )
-    _check("--hidden", "hidden", hidden)
-
-    subset = QUICK_SUBSET if quick else None
-    if args.subset is not None:
-        subset = _list("--subset", args.subset, int, "N_TRAIN,N_VALIDATION (two ints)")
-        if len(subset) != 2:
-            raise SpecError(f"--subset: {args.subset!r} is not N_TRAIN,N_VALIDATION (two ints).")
-    _check("--subset", "subset", [subset])
+    grid = _parse_grid(args, argv)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory.")
 
-    cpus = _number("--cpus-per-trial", args.cpus_per_trial, int, 1, "an int >= 1")
-    gpus = _number("--gpus-per-trial", args.gpus_per_trial, float, 0, "a number >= 0")
+    cpus = parse_number("--cpus-per-trial", args.cpus_per_trial, int, 1, "an int >= 1")
+    gpus = parse_number("--gpus-per-trial", args.gpus_per_trial, float, 0, "a number >= 0")
     if gpus > 1 and gpus != int(gpus):
         raise SpecError(
             f"--gpus-per-trial: {args.gpus_per_trial!r} is not a fraction <= 1 or a whole number."
         )
-    max_concurrent = _number("--max-concurrent", args.max_concurrent, int, 0, "an int >= 0")
+    max_concurrent = parse_number("--max-concurrent", args.max_concurrent, int, 0, "an int >= 0")
     num_cpus = num_gpus = None
-    if args.address is not None:
+    address = None if args.address is None else parse_address(args.address)
+    if address is not None:
         if args.num_cpus is not None or args.num_gpus is not None:
             raise SpecError(
                 "--num-cpus/--num-gpus: size the cluster when starting it, not with --address."
             )
     else:
-        num_cpus = _number(
+        num_cpus = parse_number(
             "--num-cpus", args.num_cpus or str(os.cpu_count()), int, 1, "an int >= 1"
         )
-        num_gpus = _number(
-            "--num-gpus", args.num_gpus or str(machine_gpus()), float, 0, "a number >= 0"
+        num_gpus = parse_number(
+            "--num-gpus", args.num_gpus or str(machine_gpus()), int, 0, "a whole number >= 0"
         )
         check_fits(cpus, gpus, num_cpus, num_gpus, "this machine's embedded Ray")
 
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise SpecError(f"--output-dir: {args.output_dir!r} is a file, not a directory.")
+    if args.name is not None:
+        check_name(args.name)
     name = args.name
-    if name is not None and (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)):
-        raise SpecError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'.")
     if args.resume:
-        name = name or _newest_run(output_dir)
-        if not (output_dir / name / SPEC_FILE).is_file():
+        name = name or newest_run(output_dir)
+        if not (output_dir / name / SPEC_FILE).is_file() and not holds_a_sweep(output_dir / name):
             raise SpecError(f"--resume: no run {name!r} in {str(output_dir)!r} to resume.")
     name = name or datetime.now().strftime("bn_placement-%Y%m%d-%H%M%S")
+    run_dir = output_dir / name
+    check_writable(output_dir, run_dir)
 
-    return SweepSpec(
-        placements=placements,
-        lrs=lrs,
-        seeds=seeds,
-        epochs=epochs,
-        batch_sizes=batch_sizes,
-        optimizers=optimizers,
-        hidden=hidden,
-        subset=subset,
+    spec = SweepSpec(
+        **grid,
         data_dir=args.data_dir,
         cpus_per_trial=cpus,
         gpus_per_trial=gpus,
         max_concurrent=max_concurrent,
         num_cpus=num_cpus,
         num_gpus=num_gpus,
-        address=args.address,
+        address=address,
         output_dir=str(output_dir.resolve()),
         name=name,
-        resume=args.resume or (output_dir / name / SPEC_FILE).is_file(),
+        resume=False,
         report=not args.no_report,
         dry_run=args.dry_run,
     )
+    if holds_a_sweep(run_dir):
+        flag = "--resume" if args.resume else "--name"
+        explicit = _explicit_grid_fields(argv)
+        spec = _resumed(spec, run_dir, explicit, args.data_dir is not None, flag)
+    _check_grid_size(spec)
+    return spec
+
+
+def _parse_grid(args, argv: list[str]) -> dict[str, Any]:
+    quick = args.quick
+    seeds_text = args.seeds if (_explicit(argv, "--seeds") or not quick) else "0-1"
+    epochs_text = args.epochs if (_explicit(argv, "--epochs") or not quick) else str(QUICK_EPOCHS)
+    placements = parse_list("--placements", args.placements, str, f"one of {sorted(PLACEMENTS)}")
+    check_values("--placements", "placement", placements)
+    lrs = parse_list("--lrs", args.lrs, float, "a float in (0, 100]")
+    check_values("--lrs", "lr", lrs)
+    seeds = parse_seeds(seeds_text)
+    check_values("--seeds", "seed", seeds)
+    epochs = parse_number("--epochs", epochs_text, int, 1, "an int >= 1")
+    check_values("--epochs", "epochs", [epochs])
+    batch_sizes = parse_list("--batch-sizes", args.batch_sizes, int, "an int >= 1")
+    check_values("--batch-sizes", "batch_size", batch_sizes)
+    optimizers = parse_list("--optimizers", args.optimizers, str, f"one of {sorted(OPTIMIZERS)}")
+    check_values("--optimizers", "optimizer", optimizers)
+    hidden = parse_list(
+        "--hidden", args.hidden, lambda s: tuple(int(n) for n in s.split("x")), "sizes like 300x100"
+    )
+    check_values("--hidden", "hidden", hidden)
+    subset = QUICK_SUBSET if quick else None
+    if args.subset is not None:
+        subset = parse_list(
+            "--subset", args.subset, int, "N_TRAIN,N_VALIDATION (two ints)", unique=False
+        )
+        if len(subset) != 2:
+            raise SpecError(f"--subset: {args.subset!r} is not N_TRAIN,N_VALIDATION (two ints).")
+    check_values("--subset", "subset", [subset])
+    return {
+        "placements": placements,
+        "lrs": lrs,
+        "seeds": seeds,
+        "epochs": epochs,
+        "batch_sizes": batch_sizes,
+        "optimizers": optimizers,
+        "hidden": hidden,
+        "subset": subset,
+    }
+
+
+def _explicit_grid_fields(argv: list[str]) -> set[str]:
+    fields = {field for field, flag in GRID_FLAGS.items() if _explicit(argv, flag)}
+    return fields | (set(QUICK_FIELDS) if _explicit(argv, "--quick") else set())
+
+
+def _resumed(spec: SweepSpec, run_dir: Path, explicit: set[str], data_dir_given: bool, flag: str):
+    """The spec to continue `run_dir` with: its stored grid, checked against explicit flags."""
+    stored_dict = read_stored_spec(run_dir, flag)
+    try:
+        stored = SweepSpec.from_dict(stored_dict)
+        stored.trial_configs()  # every stored value must still be a valid config
+    except (TypeError, ValueError) as err:
+        raise SpecError(
+            f"{flag}: {str(run_dir / SPEC_FILE)!r} is damaged ({err}); it cannot be resumed; "
+            "start a new run with another --name."
+        ) from None
+    differences = [
+        f"{GRID_FLAGS[field]} {_show(getattr(stored, field))} -> {_show(getattr(spec, field))}"
+        for field in GRID_FIELDS
+        if field in explicit and getattr(spec, field) != getattr(stored, field)
+    ]
+    if differences:
+        raise SpecError(
+            f"{flag}: run {spec.name!r} was started with another grid "
+            f"({'; '.join(differences)}); drop those flags to continue it, or choose a new --name."
+        )
+    grid = {field: getattr(stored, field) for field in GRID_FIELDS}
+    data_dir = spec.data_dir if data_dir_given else stored.data_dir
+    return dataclasses.replace(spec, **grid, data_dir=data_dir, resume=True)
+
+
+def _show(value) -> str:
+    """A grid value spelled as on the command line: (0.1, 1.0) -> '0.1,1', ((300, 100),) -> '300x100'."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else _show(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_grid_size(spec: SweepSpec) -> None:
+    axes = {
+        "placements": len(spec.placements),
+        "learning rates": len(spec.lrs),
+        "seeds": len(spec.seeds),
+        "batch sizes": len(spec.batch_sizes),
+        "optimizers": len(spec.optimizers),
+        "hidden sizes": len(spec.hidden),
+    }
+    n = math.prod(axes.values())
+    if n > MAX_TRIALS:
+        shape = " x ".join(f"{size} {axis}" for axis, size in axes.items())
+        raise SpecError(
+            f"the grid has {n} trials ({shape}); the most is {MAX_TRIALS}: split it into several "
+            "runs."
+        )
 
 
 def check_fits(cpus: int, gpus: float, have_cpus: float, have_gpus: float, where: str) -> None:
@@ -340,14 +401,3 @@ def check_fits(cpus: int, gpus: float, have_cpus: float, have_gpus: float, where
         raise SpecError(
             f"--gpus-per-trial: {gpus:g} is more than the {have_gpus:g} GPUs of {where}."
         )
-
-
-def load_stored_spec(run_dir: Path) -> SweepSpec:
-    return SweepSpec.from_dict(json.loads((run_dir / SPEC_FILE).read_text()))
-
-
-def _newest_run(output_dir: Path) -> str:
-    runs = sorted(output_dir.glob(f"*/{SPEC_FILE}"), key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise SpecError(f"--resume: no run in {str(output_dir)!r} to resume; give --name.")
-    return runs[-1].parent.name

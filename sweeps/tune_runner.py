@@ -4,33 +4,87 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import ray
 from ray import tune
+from ray._private import services  # how `ray start` and `ray status` resolve 'auto'
 
 from bnlab import FashionMNIST, TrialConfig
-from sweeps.spec import SweepSpec, check_fits
+from sweeps.spec import SpecError, SweepSpec, check_fits
 
 # Every trial reports these; the progress table and the reports read the same Keras names.
 PROGRESS_METRICS = ["epoch", "loss", "val_accuracy"]
 PROGRESS_PARAMS = {"placement": "placement", "lr": "lr", "seed": "seed"}
 MAX_FAILURES = 3
+CONNECT_TIMEOUT_S = 5
+JOIN_TIMEOUT_S = 60
 # Workers inherit this: TensorFlow's C++ info lines would flood the driver's terminal.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+
+
+def _resolve_address(address: str) -> tuple[str, int]:
+    """HOST, PORT of the cluster `--address` names ('auto': the one `ray start` made here)."""
+    if address == "auto":
+        try:
+            address = services.canonicalize_bootstrap_address_or_die("auto")
+        except (ConnectionError, ValueError) as err:
+            raise SpecError(
+                f"--address: 'auto' finds no running Ray cluster ({err}); start one with "
+                "'ray start --head' or give HOST:PORT."
+            ) from None
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def _probe(host: str, port: int) -> None:
+    """Fail in seconds, not minutes, when nothing answers at the cluster's address."""
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise SpecError(
+            f"--address: no Ray cluster answers at {host}:{port} ({reason}); check the address "
+            "and that the cluster is up ('ray status')."
+        ) from None
+
+
+def _give_up_joining(address: str) -> None:
+    print(
+        f"error: --address: the Ray cluster at {address} did not accept this driver within "
+        f"{JOIN_TIMEOUT_S} s; check that it is a Ray head node and that RAY_AUTH_MODE and its "
+        "token match the cluster's.",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(2)  # ray.init is stuck in C++ retries; nothing of ours was started
 
 
 def start_ray(spec: SweepSpec) -> dict[str, float]:
     """Start the embedded local Ray, or join `spec.address`; return the cluster's resources.
 
+    Joining is bounded: the address is probed first and `ray.init` gets `JOIN_TIMEOUT_S`.
+
     Raises:
-        SpecError: If a trial asks for more CPUs or GPUs than the cluster has.
+        SpecError: If no cluster answers at the address, or a trial asks for more CPUs or GPUs
+            than any node has.
     """
     runtime_env = {"env_vars": WORKER_ENV}
     if spec.address:
+        host, port = _resolve_address(spec.address)
+        _probe(host, port)
         os.environ.setdefault("RAY_AUTH_MODE", "token")  # clusters from `ray start` use tokens
-        ray.init(address=spec.address, runtime_env=runtime_env, log_to_driver=False)
+        watchdog = threading.Timer(JOIN_TIMEOUT_S, _give_up_joining, args=(f"{host}:{port}",))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            ray.init(address=f"{host}:{port}", runtime_env=runtime_env, log_to_driver=False)
+        finally:
+            watchdog.cancel()
     else:
         ray.init(
             num_cpus=spec.num_cpus,
@@ -58,6 +112,11 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
             ray.shutdown()
             raise
     return resources
+
+
+def stop_ray() -> None:
+    """Disconnect from a joined cluster, or stop the embedded Ray and all its processes."""
+    ray.shutdown()
 
 
 def _tune_report_callback(history, trial_info):

@@ -95,10 +95,22 @@ def test_truncated_gzip_cannot_be_read(data_copy):
         load_fashion_mnist(data_copy, download=False)
 
 
-def test_missing_files_error_lists_every_place_and_the_fix(nowhere, data_copy):
+def test_an_explicit_folder_without_the_files_fails_naming_it(data_copy, fmnist):
     (data_copy / "train-images-idx3-ubyte.gz").unlink()
+    # The system folder holds the real files, yet the explicit folder is the only one used.
     with pytest.raises(DatasetError) as err:
-        load_fashion_mnist(data_copy, download=False)
+        load_fashion_mnist(data_copy)
+    message = str(err.value)
+    assert f"{data_copy}: missing train-images-idx3-ubyte" in message
+    assert "an explicit folder is the only place used" in message
+    assert fmnist.source not in message
+
+
+def test_missing_files_error_lists_every_place_and_the_fix(nowhere, data_copy, monkeypatch):
+    (data_copy / "train-images-idx3-ubyte.gz").unlink()
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(data_copy))
+    with pytest.raises(DatasetError) as err:
+        load_fashion_mnist(download=False)
     message = str(err.value)
     assert f"{data_copy}: missing train-images-idx3-ubyte" in message
     assert f"{nowhere / 'system'}: does not exist" in message

@@ -51,3 +51,10 @@ def test_the_answer_with_nothing_finished():
 def test_p_values_and_intervals_are_formatted_for_reading():
     assert findings.fmt_p(0.0001) == "p<0.001" and findings.fmt_p(0.0123) == "p=0.012"
     assert findings.fmt_ci(float("nan"), 1.0) == "no CI with one seed"
+
+
+def test_a_run_with_one_placement_still_answers():
+    trials = trials_frame({("none", 0.01): [0.8, 0.81], ("none", 0.1): [0.82, 0.83]})
+    text = "\n".join(_answer(trials))
+    assert text.startswith("One placement in this run: none, with test accuracy")
+    assert "Largest stable learning rate: none 0.1" in text

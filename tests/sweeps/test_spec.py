@@ -60,7 +60,7 @@ def test_resume_with_a_different_grid_is_refused(out, capsys):
     (out / "r1" / SPEC_FILE).write_text(json.dumps(stored.to_dict()))
     code = bn_placement.main(["--output-dir", str(out), "--resume", "--name", "r1", "--lrs", "0.2"])
     err = capsys.readouterr().err
-    assert code == 2 and "lrs: (0.1,) -> (0.2,)" in err
+    assert code == 2 and "--lrs 0.1 -> 0.2" in err
     assert sorted(p.name for p in (out / "r1").iterdir()) == [SPEC_FILE]
 
 

@@ -64,22 +64,32 @@ def resume_command(spec: SweepSpec) -> str:
     )
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def _deferred_interrupt():
-    """Hold Ctrl+C while Ray starts (interrupting its start-up can leave processes or crash);
-    it takes effect as a KeyboardInterrupt as soon as the block ends."""
+    """Hold Ctrl+C and SIGTERM while Ray starts (interrupting its start-up can leave processes
+    behind or crash); they take effect as a KeyboardInterrupt as soon as the block ends."""
     pressed = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    previous = {s: signal.signal(s, lambda *_: pressed.append(True)) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if pressed:
         raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # `kill`, a scheduler or `ray job stop` sends SIGTERM: stop as cleanly as on Ctrl+C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         spec = parse_spec(argv)
     except SpecError as err:
@@ -124,9 +134,10 @@ def _run(spec: SweepSpec, data) -> int:
         pass  # counted below: the trials that did not end say it was interrupted
     finally:
         # Stopping Ray must finish, or its processes outlive the command: hold further Ctrl+C.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
         tune_runner.stop_ray()
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if not started:
         again = resume_command(spec) if spec.resume else spec.command
         print(f"interrupted before any trial started; run again: {again}", file=sys.stderr)

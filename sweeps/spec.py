@@ -258,6 +258,8 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         )
         check_fits(cpus, gpus, num_cpus, num_gpus, "this machine's embedded Ray")
 
+    if not args.output_dir.strip():
+        raise SpecError("--output-dir: '' is empty; give a folder, e.g. runs.")
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise SpecError(f"--output-dir: {args.output_dir!r} is a file, not a directory.")

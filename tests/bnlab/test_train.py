@@ -119,3 +119,20 @@ def test_threads_cap_tensorflow_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["1", "1"]
     assert "cannot switch to 2" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (("placement=none", None), {}, r"'config' parameter must be a bnlab.TrialConfig.*Got str"),
+        ((TrialConfig(), {"x": 1}), {}, r"'data' parameter must be a bnlab.FashionMNIST.*Got dict"),
+        ((TrialConfig(),), {"callbacks": keras.callbacks.History()}, r"'callbacks' parameter must be a list"),
+        ((TrialConfig(),), {"callbacks": ["early"]}, r"'callbacks' parameter must be a list.*Got str"),
+        ((TrialConfig(),), {"initial_state": {"epoch": 1}}, r"'initial_state' parameter must be None or a bnlab.TrainState"),
+    ],
+)  # fmt: skip
+def test_wrong_argument_types_are_named(fmnist, args, kwargs, match):
+    if len(args) == 1:
+        args = (*args, fmnist)
+    with pytest.raises(TypeError, match=match):
+        train(*args, **kwargs)

@@ -1,0 +1,165 @@
+"""Hostile input: every bad value or folder ends in one line and exit 2, nothing written."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from sweeps import bn_placement
+from sweeps.spec import parse_spec
+
+BAD = [
+    (["--gpus-per-trial", "nan"], "--gpus-per-trial: 'nan' is not a number >= 0."),
+    (["--gpus-per-trial", "inf"], "--gpus-per-trial: 'inf' is not a number >= 0."),
+    (["--num-gpus", "0.5"], "--num-gpus: '0.5' is not a whole number >= 0."),
+    (["--num-gpus", "inf"], "--num-gpus: 'inf' is not a whole number >= 0."),
+    (["--num-gpus", "nan"], "--num-gpus: 'nan' is not a whole number >= 0."),
+    (["--num-cpus", "1e9999"], "--num-cpus: '1e9999' is not an int >= 1."),
+    (["--seeds", "0-9999999", "--dry-run"], "--seeds: '0-9999999' names 10000000 seeds; the most is 1000."),
+    (["--seeds", "0-" + "9" * 40, "--dry-run"], "seeds; the most is 1000."),
+    (["--seeds", "0-999", "--lrs", ",".join(f"0.0{i}" for i in range(1, 10)), "--dry-run"], "the grid has 27000 trials (3 placements x 9 learning rates x 1000 seeds"),
+    (["--lrs", "1e400"], "--lrs: The 'lr' parameter must be a float in (0, 100]. Got inf instead."),
+    (["--lrs", "nan"], "Got nan instead."),
+    (["--address", "garbage"], "--address: 'garbage' is not 'auto' or HOST:PORT"),
+    (["--address", "127.0.0.1:99999"], "--address: '127.0.0.1:99999' is not 'auto' or HOST:PORT"),
+    (["--address", "http://x:1"], "is not 'auto' or HOST:PORT"),
+    (["--name", "n" * 300], "--name: 'nnnnnnnnnnnnnnnnnnnn'... is 300 characters; the most is 100."),
+    (["--name", ".hidden"], "--name: '.hidden' must be letters, digits"),
+    (["--name", "../up"], "--name: '../up' must be letters"),
+    (["--bogus"], "unrecognized arguments: --bogus (see --help)"),
+    (["--epochs"], "argument --epochs: expected one argument (see --help)"),
+    (["--hidden", "300x"], "--hidden: '300x' is not sizes like 300x100."),
+    (["--subset", "500,500,500"], "--subset: '500,500,500' is not N_TRAIN,N_VALIDATION"),
+    (["--max-concurrent", "-1"], "--max-concurrent: '-1' is not an int >= 0."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flags", "message"), BAD)
+def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = bn_placement.main([*flags, "--output-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def test_a_valid_subset_may_repeat_a_number(tmp_path):
+    assert parse_spec(["--subset", "500,500", "--output-dir", str(tmp_path)]).subset == (500, 500)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda t: (t / "file").write_text("") or (t / "file" / "sub"), "cannot be created: "),
+        (lambda t: (t / "runs").mkdir() or (t / "runs" / "taken").write_text("") or (t / "runs"), "exists and is a file"),
+    ],
+    ids=["output-under-a-file", "run-name-is-a-file"],
+)  # fmt: skip
+def test_output_folders_that_cannot_hold_a_run(make, message, tmp_path, capsys):
+    out = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert bn_placement.main(["--output-dir", str(out), "--name", "taken"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_read_only_output_folder(read_only_dir, capsys):
+    assert bn_placement.main(["--output-dir", str(read_only_dir / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "is not writable (read-only filesystem or no permission)" in err and err.count("\n") == 1
+
+
+def test_an_explicit_data_dir_without_the_files(tmp_path, capsys):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    out = tmp_path / "runs"
+    assert bn_placement.main(["--data-dir", str(empty), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{empty}: missing train-images-idx3-ubyte" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def _stored_run(out, name="r1", **changes):
+    spec = parse_spec(["--output-dir", str(out), "--name", name, "--lrs", "0.1"]).to_dict()
+    spec.update(changes)
+    (out / name).mkdir(parents=True)
+    (out / name / "sweep_spec.json").write_text(json.dumps(spec))
+    (out / name / "run_trial_0").mkdir()
+    return out / name
+
+
+def _damage_spec(run, how):
+    path = run / "sweep_spec.json"
+    spec = json.loads(path.read_text())
+    if how == "cut":
+        path.write_text(path.read_text()[:40])
+    elif how == "missing key":
+        del spec["lrs"]
+        path.write_text(json.dumps(spec))
+    elif how == "unknown key":
+        path.write_text(json.dumps({**spec, "learning": 1}))
+    elif how == "bad value":
+        path.write_text(json.dumps({**spec, "placements": ["sideways"]}))
+    elif how == "not an object":
+        path.write_text("[]")
+    elif how == "deleted":
+        path.unlink()
+
+
+SPEC_DAMAGE = {
+    "cut": "is damaged (",
+    "missing key": "is damaged (missing fields ['lrs'])",
+    "unknown key": "is damaged (unknown fields ['learning'])",
+    "bad value": "is damaged (The 'placement' parameter must be one of",
+    "not an object": "is damaged (not a JSON object)",
+    "deleted": "holds results but its sweep_spec.json is missing",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SPEC_DAMAGE))
+@pytest.mark.parametrize("resume", [True, False], ids=["--resume", "same --name"])
+def test_a_damaged_or_missing_sweep_spec_is_refused(how, resume, tmp_path, capsys):
+    run = _stored_run(tmp_path / "runs")
+    _damage_spec(run, how)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    flags = ["--output-dir", str(tmp_path / "runs"), "--name", "r1", "--lrs", "0.3"]
+    assert bn_placement.main([*flags, *(["--resume"] if resume else [])]) == 2
+    err = capsys.readouterr().err
+    assert SPEC_DAMAGE[how] in err and err.count("\n") == 1
+    assert err.startswith("error: --resume:" if resume else "error: --name:")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_resume_takes_the_grid_from_the_stored_spec(tmp_path):
+    run = _stored_run(tmp_path / "runs", seeds=[3, 4], epochs=4)
+    spec = parse_spec(["--output-dir", str(run.parent), "--name", "r1", "--resume"])
+    assert (spec.lrs, spec.seeds, spec.epochs, spec.resume) == ((0.1,), (3, 4), 4, True)
+    same = parse_spec(
+        ["--output-dir", str(run.parent), "--name", "r1", "--resume", "--seeds", "3-4"]
+    )
+    assert same.seeds == (3, 4)
+
+
+def test_trial_config_with_numpy_numbers_is_json_ready():
+    from bnlab import TrialConfig
+
+    config = TrialConfig(
+        seed=np.int64(3), epochs=np.int32(2), batch_size=np.int64(16), lr=np.float64(0.1)
+    )
+    assert json.loads(json.dumps(config.to_dict()))["seed"] == 3
+    assert TrialConfig.from_dict(config.to_dict()) == config

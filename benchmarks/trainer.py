@@ -1,98 +1,146 @@
-"""Trainer benchmark: the reference `model.fit` loop against `bnlab.train`, same model and data.
+"""Trainer benchmark: the reference `model.fit`, `bnlab.train` and a bare TensorFlow loop.
 
-    python -m benchmarks.trainer [--epochs 3] [--placements none,after_activation,...]
+    python -m benchmarks.trainer [--epochs 3] [--threads 1,2] [--placements ...]
 
-The reference loop is the study's plain Keras code: default compile settings, float inputs,
-batch 32, SGD 1e-3. Both sides use the same seed, the full dataset and this machine's cores.
-Prints seconds per epoch for both, their ratio (bnlab / reference; lower is faster) and the
-validation accuracy of both.
+For each thread count (each in a fresh process: TensorFlow fixes its threads at start) and each
+placement, on the full data with batch 32 and SGD 1e-3: the study's plain Keras `fit` (float
+inputs, default compile settings), `bnlab.train`, and `benchmarks.bare_loop` (the physical
+anchor: raw variables and matmuls, no Keras). Prints seconds per epoch without the first epoch
+(graph building) and with it, the ratios of bnlab to the bare loop and to `fit`, the GFLOP/s of
+matrix-multiply work achieved, and each side's final validation accuracy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
+import sys
 import time
-
-import keras
-
-import bnlab
 
 BATCH_SIZE = 32
 LR = 1e-3
+TARGET_BARE = 1.15
+TARGET_FIT = 0.40
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
+def _reference_fit(placement, data, epochs, seed):
+    import keras
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+    import bnlab
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+    seconds = []
 
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
 
-def reference_fit(placement: str, data: bnlab.FashionMNIST, epochs: int, seed: int):
-    """The reference study's loop; returns (seconds per epoch, final val_accuracy)."""
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+
     model = bnlab.build_model(placement, seed=seed)
     model.compile(
         loss="sparse_categorical_crossentropy",
         optimizer=keras.optimizers.SGD(learning_rate=LR),
         metrics=["accuracy"],
     )
-    timer = _EpochTimer()
     history = model.fit(
-        data.train.float_x(),
-        data.train.y,
-        batch_size=BATCH_SIZE,
-        epochs=epochs,
-        validation_data=(data.validation.float_x(), data.validation.y),
-        callbacks=[timer],
+        data.train.float_x(), data.train.y, batch_size=BATCH_SIZE, epochs=epochs,
+        validation_data=(data.validation.float_x(), data.validation.y), callbacks=[Timer()],
         verbose=0,
+    )  # fmt: skip
+    return seconds, history.history["val_accuracy"][-1]
+
+
+def _bnlab(placement, data, epochs, seed):
+    import bnlab
+
+    result = bnlab.train(
+        bnlab.TrialConfig(placement=placement, lr=LR, seed=seed, epochs=epochs), data
     )
-    return sum(timer.seconds) / epochs, history.history["val_accuracy"][-1]
+    return [row["epoch_seconds"] for row in result.history], result.history[-1]["val_accuracy"]
 
 
-def bnlab_fit(placement: str, data: bnlab.FashionMNIST, epochs: int, seed: int):
-    """`bnlab.train` with the same settings; returns (seconds per epoch, final val_accuracy)."""
-    config = bnlab.TrialConfig(placement=placement, lr=LR, seed=seed, epochs=epochs)
-    result = bnlab.train(config, data)
-    seconds = sum(row["epoch_seconds"] for row in result.history) / epochs
-    return seconds, result.history[-1]["val_accuracy"]
+def _bare(placement, data, epochs, seed):
+    from benchmarks import bare_loop
+
+    out = bare_loop.train(placement, data, epochs, LR, BATCH_SIZE, seed)
+    return [s for s, _ in out], out[-1][1]
 
 
-def main(argv=None) -> None:
+def measure(threads: int, placements: list[str], epochs: int, seed: int) -> list[dict]:
+    """In this process (which must not have run TensorFlow yet): every side, every placement."""
+    import bnlab
+    from benchmarks.bare_loop import flops_per_epoch
+
+    bnlab.set_threads(threads)
+    data = bnlab.load_fashion_mnist()
+    flops = flops_per_epoch(len(data.train), len(data.validation))
+    rows = []
+    for placement in placements:
+        for side, run in (("fit", _reference_fit), ("bnlab", _bnlab), ("bare", _bare)):
+            seconds, val_accuracy = run(placement, data, epochs, seed)
+            steady = sum(seconds[1:]) / max(1, len(seconds) - 1)
+            rows.append({
+                "threads": threads, "placement": placement, "side": side,
+                "steady": steady, "all": sum(seconds) / len(seconds),
+                "gflops": flops / steady / 1e9, "val_accuracy": float(val_accuracy),
+            })  # fmt: skip
+    return rows
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--placements", default=",".join(bnlab.PLACEMENTS))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--placements", default="none,after_activation,before_activation")
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args(argv)
+    placements = args.placements.split(",")
+    if args.measure:
+        print(json.dumps(measure(args.measure, placements, args.epochs, args.seed)))
+        return 0
 
-    data = bnlab.load_fashion_mnist()
-    print(f"machine: {platform.processor() or platform.machine()}, cores: {_cores()}")
-    print(f"data: {data.source}, {len(data.train)} train / {len(data.validation)} validation")
-    print(f"epochs: {args.epochs}, batch {BATCH_SIZE}, SGD lr {LR}, seed {args.seed}\n")
-    header = f"{'placement':<18} {'ref s/epoch':>11} {'bnlab s/epoch':>13} {'ratio':>6}"
-    print(header + f" {'ref val_acc':>11} {'bnlab val_acc':>13} {'diff':>7}")
-    ratios = []
-    for placement in args.placements.split(","):
-        ref_s, ref_acc = reference_fit(placement, data, args.epochs, args.seed)
-        lab_s, lab_acc = bnlab_fit(placement, data, args.epochs, args.seed)
-        ratios.append(lab_s / ref_s)
+    print(f"machine: {platform.machine()}, cores: {len(os.sched_getaffinity(0))}")
+    print(f"full data, {args.epochs} epochs, batch {BATCH_SIZE}, SGD lr {LR}, seed {args.seed}")
+    print("s/epoch: mean of epochs 2.. (no graph building); 'all' includes epoch 1\n")
+    worst_bare = worst_fit = 0.0
+    for threads in map(int, args.threads.split(",")):
+        child = subprocess.run(
+            [sys.executable, "-m", "benchmarks.trainer", "--measure", str(threads),
+             "--epochs", str(args.epochs), "--seed", str(args.seed), "--placements", args.placements],
+            capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )  # fmt: skip
+        rows = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"{threads} thread(s)")
         print(
-            f"{placement:<18} {ref_s:>11.2f} {lab_s:>13.2f} {lab_s / ref_s:>6.2f} "
-            f"{ref_acc:>11.4f} {lab_acc:>13.4f} {lab_acc - ref_acc:>+7.4f}"
+            f"  {'placement':<18} {'side':<6} {'s/epoch':>8} {'all':>6} {'GFLOP/s':>8} {'val_acc':>8}   ratios"
         )
-    print(f"\nworst ratio: {max(ratios):.2f} (target <= 0.50)")
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
+        for placement in placements:
+            side = {r["side"]: r for r in rows if r["placement"] == placement}
+            to_bare = side["bnlab"]["steady"] / side["bare"]["steady"]
+            to_fit = side["bnlab"]["steady"] / side["fit"]["steady"]
+            worst_bare, worst_fit = max(worst_bare, to_bare), max(worst_fit, to_fit)
+            for name in ("fit", "bnlab", "bare"):
+                r = side[name]
+                note = (
+                    f"   bnlab/bare {to_bare:.2f}, bnlab/fit {to_fit:.2f}"
+                    if name == "bnlab"
+                    else ""
+                )
+                print(
+                    f"  {placement:<18} {name:<6} {r['steady']:>8.2f} {r['all']:>6.2f} "
+                    f"{r['gflops']:>8.1f} {r['val_accuracy']:>8.4f}{note}"
+                )
+        print()
+    print(
+        f"worst bnlab/bare: {worst_bare:.2f} (target <= {TARGET_BARE}); worst bnlab/fit: {worst_fit:.2f} (target <= {TARGET_FIT})"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,14 +18,11 @@ import tensorflow as tf
 
 from bnlab.config import TrialConfig
 from bnlab.data import FashionMNIST
+from bnlab.loop import CompiledLoop
 from bnlab.models import ParamCounts, build_model, count_params
 from bnlab.optimizers import build_optimizer
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-# Several optimizer steps per call into TensorFlow: the same math as the reference loop with
-# far less Python overhead per step (measured: about 2x faster on a 2-core CPU).
-STEPS_PER_EXECUTION = 128
-EVAL_BATCH_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -148,66 +145,6 @@ def enable_gpu_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-class _Recorder(keras.callbacks.Callback):
-    """Times each epoch, adds `epoch_seconds` to the logs and stops on a non-finite loss.
-
-    It runs before the user's callbacks, so they see `epoch_seconds` in the same logs.
-    """
-
-    def __init__(self, history: Sequence[dict[str, float]]):
-        super().__init__()
-        self.history = [dict(row) for row in history]
-        self.diverged = any(not math.isfinite(row["loss"]) for row in self.history)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["epoch_seconds"] = time.perf_counter() - self._start
-        row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in (*METRICS, "epoch_seconds")}}
-        self.history.append(row)
-        if not math.isfinite(row["loss"]):
-            self.diverged = True
-            self.model.stop_training = True
-
-
-class _ShuffledEpochs(keras.callbacks.Callback):
-    """The training batches, each epoch in an order that depends only on (seed, epoch).
-
-    Keras re-creates the dataset iterator every epoch; the current epoch lives in a variable
-    that the iterator reads when it starts. So a run resumed at epoch k sees exactly the
-    batches of an uninterrupted run, whatever happened before.
-    """
-
-    def __init__(self, config: TrialConfig, split):
-        super().__init__()
-        self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        x = tf.constant(split.x)
-        y = tf.constant(split.y.astype(np.int32))
-        n = len(split)
-
-        def epoch_order(_):
-            seed = tf.stack([tf.constant(config.seed, tf.int64), self._epoch])
-            order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
-            return tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size)
-
-        def gather(index):
-            return tf.cast(tf.gather(x, index), tf.float32) / 255.0, tf.gather(y, index)
-
-        batches = tf.data.Dataset.range(1).flat_map(epoch_order)
-        # flat_map hides the length; Keras needs it to end epochs without warnings.
-        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-n // config.batch_size)))
-        self.dataset = batches.map(gather).prefetch(4)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch.assign(epoch)
-
-
-def _eval_dataset(split) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y.astype(np.int32)))
-    return ds.batch(EVAL_BATCH_SIZE).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
-
-
 def _restore(model, state: TrainState, config: TrialConfig) -> None:
     if not 0 <= state.epoch <= config.epochs:
         raise ValueError(
@@ -263,7 +200,7 @@ def train(
             `epoch_seconds`. Use `TrainState.capture(self.model, history)` to checkpoint.
         threads: Cap TensorFlow's threads (see `set_threads`); None leaves TensorFlow's default.
         initial_state: Continue from this state instead of from fresh weights.
-        verbose: Keras `fit` verbosity (0 prints nothing).
+        verbose: 1 prints one line per epoch; 0 prints nothing.
 
     Returns:
         The full per-epoch history (including epochs before `initial_state`), test metrics,
@@ -278,9 +215,9 @@ def train(
     if threads is not None:
         set_threads(threads)
     enable_gpu_memory_growth()
-    # Deterministic on CPU by construction (seeded init, stateless per-epoch shuffles, a
-    # sequential input pipeline) and held by tests; tf's global op-determinism switch was
-    # measured 15-20% slower here without changing that.
+    # Deterministic on CPU by construction (seeded init, stateless per-epoch shuffles, one
+    # graph per epoch) and held by tests; tf's global op-determinism switch was measured
+    # 15-20% slower here without changing that.
     if config.subset is not None:
         data = data.subset(*config.subset)
     keras.backend.clear_session()  # a process running trial after trial starts each one clean
@@ -290,33 +227,57 @@ def train(
         optimizer=build_optimizer(config.optimizer, config.lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
         jit_compile=False,  # XLA measured slower on CPU for this MLP
     )
-    first_epoch = 0
-    recorder = _Recorder(initial_state.history if initial_state else ())
+    history = [dict(row) for row in initial_state.history] if initial_state else []
     if initial_state is not None:
         _restore(model, initial_state, config)
-        first_epoch = initial_state.epoch
-    if first_epoch < config.epochs and not recorder.diverged:
-        batches = _ShuffledEpochs(config, data.train)
-        model.fit(
-            batches.dataset,
-            epochs=config.epochs,
-            initial_epoch=first_epoch,
-            validation_data=_eval_dataset(data.validation),
-            shuffle=False,  # the dataset shuffles itself, reproducibly per epoch
-            callbacks=[batches, recorder, keras.callbacks.TerminateOnNaN(), *callbacks],
-            verbose=verbose,
-        )
-    test_loss, test_accuracy = model.evaluate(_eval_dataset(data.test), verbose=0)
+    loop = CompiledLoop(model, data.train.x, data.train.y, config.batch_size, config.seed)
+    first_epoch = initial_state.epoch if initial_state is not None else 0
+    if first_epoch < config.epochs and not _diverged(history):
+        _run_epochs(loop, config, data, first_epoch, history, callbacks, verbose)
+    test_loss, test_accuracy = loop.evaluate(data.test.x, data.test.y)
     return TrainResult(
         config=config,
-        history=recorder.history,
-        test_loss=float(test_loss),
-        test_accuracy=float(test_accuracy),
+        history=history,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
         params=count_params(model),
         wall_seconds=time.perf_counter() - start,
-        status="diverged" if recorder.diverged else "completed",
+        status="diverged" if _diverged(history) else "completed",
         data_source=data.source,
     )
+
+
+def _diverged(history: Sequence[dict[str, float]]) -> bool:
+    return any(not math.isfinite(row["loss"]) for row in history)
+
+
+def _run_epochs(loop, config, data, first_epoch, history, callbacks, verbose) -> None:
+    """Epochs `first_epoch`+1 .. `config.epochs`, appended to `history`; Keras callbacks get
+    their train and epoch hooks (per-batch hooks are not called: batches run inside one graph).
+    """
+    model = loop.model
+    hooks = keras.callbacks.CallbackList(
+        list(callbacks), model=model, epochs=config.epochs, steps=loop.steps, verbose=0
+    )
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(first_epoch, config.epochs):
+        hooks.on_epoch_begin(epoch)
+        started = time.perf_counter()
+        logs = loop.train_epoch(epoch)
+        logs["val_loss"], logs["val_accuracy"] = loop.evaluate(data.validation.x, data.validation.y)
+        logs["epoch_seconds"] = time.perf_counter() - started
+        history.append({"epoch": epoch + 1, **logs})
+        if verbose:
+            print(
+                " ".join(
+                    [f"epoch {epoch + 1}/{config.epochs}"]
+                    + [f"{k} {v:.4f}" for k, v in logs.items()]
+                )
+            )
+        hooks.on_epoch_end(epoch, dict(logs))
+        if not math.isfinite(logs["loss"]) or model.stop_training:
+            break
+    hooks.on_train_end()

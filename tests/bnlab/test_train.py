@@ -136,3 +136,42 @@ def test_wrong_argument_types_are_named(fmnist, args, kwargs, match):
         args = (*args, fmnist)
     with pytest.raises(TypeError, match=match):
         train(*args, **kwargs)
+
+
+@pytest.mark.parametrize("placement", sorted(PLACEMENTS))
+def test_compiled_loop_resumed_and_fresh_runs_have_identical_histories(fmnist, tmp_path, placement):
+    config = TrialConfig(placement=placement, lr=0.05, seed=3, epochs=3, subset=SMALL)
+    capture = _Capture(at_epoch=2)
+    fresh = train(config, fmnist, callbacks=[capture])
+    capture.state.save(tmp_path / "ckpt")
+    resumed = train(config, fmnist, initial_state=TrainState.load(tmp_path / "ckpt"))
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
+    assert _metrics(resumed.history) == _metrics(fresh.history)
+    assert (resumed.test_loss, resumed.test_accuracy) == (fresh.test_loss, fresh.test_accuracy)
+
+
+class _StopAfter(keras.callbacks.Callback):
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            self.model.stop_training = True
+
+
+def test_a_keras_callback_can_stop_training(fmnist):
+    result = train(TrialConfig(epochs=4, subset=SMALL), fmnist, callbacks=[_StopAfter(2)])
+    assert [row["epoch"] for row in result.history] == [1, 2] and result.status == "completed"
+
+
+def test_trial_after_trial_in_one_process_does_not_retrace(fmnist):
+    code = (
+        "import bnlab, logging, io, tensorflow as tf;"
+        "stream = io.StringIO(); tf.get_logger().addHandler(logging.StreamHandler(stream));"
+        "data = bnlab.load_fashion_mnist(subset=(200, 50));"
+        "[bnlab.train(bnlab.TrialConfig(placement=p, epochs=1, seed=s), data) for p in bnlab.PLACEMENTS for s in range(3)];"
+        "print('retracing' in stream.getvalue())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split()[-1:] == ["False"], out.stderr[-2000:]

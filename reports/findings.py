@@ -31,6 +31,11 @@ def fmt_ci(low: float, high: float, digits: int = 3) -> str:
     return f"95% CI {low:.{digits}f} to {high:.{digits}f}"
 
 
+def _outcome_words(outcome: str) -> str:
+    """A cell's outcome as a sentence reads it: 'diverged' -> 'diverged on every seed'."""
+    return {"diverged": "diverged on every seed", "stable": "did not diverge"}.get(outcome, outcome)
+
+
 def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
@@ -103,8 +108,10 @@ def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[s
             "but not every difference is significant."
         )
     sentences = [lead]
-    for row in versus:
-        verdict = f"{top['placement']} is better" if row["significant"] else _needed(row)
+    for _, row in best_comparisons.iterrows():
+        if row["mean_diff"] < 0:
+            row = _oriented(row, row["placement_b"])
+        verdict = f"{row['placement_a']} is better" if row["significant"] else _needed(row)
         sentences.append(
             f"{row['placement_a']} vs {row['placement_b']}, each at its best learning rate, on "
             f"test accuracy: {_difference(row)}; {verdict}."
@@ -133,20 +140,30 @@ def pair_across_lrs(comparisons: pd.DataFrame, a: str, b: str) -> str | None:
     rows = comparisons[(comparisons["placement_a"] == a) & (comparisons["placement_b"] == b)]
     if rows.empty:
         return None
-    different, alike, both_diverged = [], [], []
+    different, unsettled, alike, both_diverged = [], [], [], []
     for _, row in rows.sort_values("lr").iterrows():
         if row["outcome_a"] == row["outcome_b"] == "diverged":
             both_diverged.append(f"{row['lr']:g}")
         elif row["significant"]:
             outcome = ""
             if row["outcome_a"] != "stable" or row["outcome_b"] != "stable":
-                outcome = f"{a} {row['outcome_a']}, {b} {row['outcome_b']}: "
+                outcome = (
+                    f"{a} {_outcome_words(row['outcome_a'])}, "
+                    f"{b} {_outcome_words(row['outcome_b'])}: "
+                )
             different.append(f"lr {row['lr']:g} ({outcome}{_difference(row)})")
+        elif row["outcome_a"] != row["outcome_b"]:
+            unsettled.append(
+                f"lr {row['lr']:g} ({a} {_outcome_words(row['outcome_a'])}, {b} "
+                f"{_outcome_words(row['outcome_b'])}: {_difference(row)}; {_needed(row)})"
+            )
         else:
             alike.append(row)
     parts = []
     if different:
         parts.append("they differ at " + "; ".join(different))
+    if unsettled:
+        parts.append("they end differently at " + "; ".join(unsettled))
     if alike:
         lrs = ", ".join(f"{r['lr']:g}" for r in alike)
         needed = [r["seeds_needed"] for r in alike if math.isfinite(r["seeds_needed"])]
@@ -187,7 +204,9 @@ def learning_rate_role(interaction: pd.DataFrame, comparisons: pd.DataFrame) -> 
         ]
         gains = []
         for _, row in rows.sort_values("lr").iterrows():
-            if row["outcome_b"] == "diverged" and row["outcome_a"] != "diverged":
+            if row["outcome_a"] == row["outcome_b"] == "diverged":
+                gains.append(f"both diverged at {row['lr']:g}")
+            elif row["outcome_b"] == "diverged":
                 gains.append(f"{row['mean_diff']:+.3f} at {row['lr']:g} (where none diverged)")
             else:
                 gains.append(f"{row['mean_diff']:+.3f} at {row['lr']:g}")
@@ -208,7 +227,7 @@ def stable_learning_rates(stable: pd.DataFrame) -> str | None:
         else:
             what = f"{row['largest_stable_lr']:g}"
         if math.isfinite(row["unstable_from"]):
-            what += f" (at {row['unstable_from']:g}: {row['unstable_outcome']})"
+            what += f" (at {row['unstable_from']:g}: {_outcome_words(row['unstable_outcome'])})"
         else:
             what += " (the largest tested; it never diverged)"
         parts.append(f"{row['placement']} {what}")

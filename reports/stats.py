@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,8 @@ CONTEXT_KEYS = ["batch_size", "optimizer", "hidden", "epochs"]
 GROUP_KEYS = ["placement", "lr", *CONTEXT_KEYS]
 ENDED = ("completed", "diverged")  # trials whose numbers count; running/errored are listed only
 BOOTSTRAP_RESAMPLES = 9999
-BOOTSTRAP_SEED = 0  # the same frames give the same intervals
+BOOTSTRAP_SEED = 0
+SMALL_N_SCAN = 64  # the same frames give the same intervals
 # Score columns: the metric with diverged trials at chance (see the module docstring).
 SCORES = {"val": "final_val_accuracy", "test": "test_accuracy"}
 
@@ -177,8 +179,16 @@ def seeds_needed(effect_size: float, family_size: int) -> float:
     if not np.isfinite(effect_size) or effect_size == 0:
         return np.nan
     alpha = ALPHA / max(1, family_size)
-    n = TTestPower().solve_power(effect_size=abs(effect_size), alpha=alpha, power=POWER)
-    return float(max(2, math.ceil(n)))
+    power = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the noncentral t warns (and is NaN) at huge effects
+        # statsmodels' root finder is unreliable below a few dozen seeds (wrong roots for large
+        # effects, NaN for huge ones), so small n are checked one by one.
+        for n in range(2, SMALL_N_SCAN + 1):
+            if power.power(abs(effect_size), nobs=n, alpha=alpha) >= POWER:
+                return float(n)
+        n = power.solve_power(effect_size=abs(effect_size), alpha=alpha, power=POWER)
+    return float(math.ceil(n)) if np.isfinite(n) else np.nan
 
 
 def placement_pairs(placements) -> list[tuple[str, str]]:

@@ -135,6 +135,12 @@ def test_seeds_needed_matches_statsmodels_at_the_family_level():
     assert np.isnan(seeds_needed(0.0, family_size=4))
 
 
+@pytest.mark.parametrize(("effect", "seeds"), [(20.0, 4.0), (100.0, 3.0), (500.0, 3.0)])
+def test_seeds_needed_for_effects_so_large_the_solver_gives_up(effect, seeds):
+    # statsmodels' root finder returns NaN for these; the first n with 80% power is taken.
+    assert seeds_needed(effect, family_size=45) == seeds
+
+
 def _grid(effect, seeds=5):
     rng = np.random.default_rng(0)
     cells = {}

@@ -1,13 +1,19 @@
-"""`python -m reports RUN_DIR`: (re)generate a run's report, also for an unfinished run."""
+"""`python -m reports RUN`: (re)generate a run's report, also for an unfinished run.
+
+RUN is a run folder, or a storage URI that pyarrow resolves (`s3://bucket/runs/NAME`); a run at
+a URI is read without Ray or TensorFlow and its report written to a local folder.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from reports.html import write_report
+from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,33 +24,51 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _problem(run_dir: Path, raw: str) -> str | None:
-    """Why `run_dir` cannot get a report, or None."""
+    """Why the local run folder `run_dir` cannot be read, or None."""
     if not run_dir.is_dir():
-        return f"RUN_DIR: {raw!r} is not a directory."
+        return f"RUN: {raw!r} is not a directory."
     if not (run_dir / "sweep_spec.json").exists() and not any(run_dir.glob("*/params.json")):
-        return f"RUN_DIR: {raw!r} holds no sweep (no sweep_spec.json, no trials)."
-    report = run_dir / "report"
+        return f"RUN: {raw!r} holds no sweep (no sweep_spec.json, no trials)."
+    return None
+
+
+def _unwritable(report: Path) -> str | None:
+    """Why the report cannot be written to `report`, or None."""
     if report.exists() and not report.is_dir():
-        return f"RUN_DIR: {str(report)!r} is a file; move it away so the report can be written."
-    writable = report if report.is_dir() else run_dir
-    if not os.access(writable, os.W_OK | os.X_OK):
-        return (
-            f"RUN_DIR: {str(writable)!r} is not writable (read-only filesystem or no permission)."
-        )
+        return f"--report-dir: {str(report)!r} is a file; move it away or choose another folder."
+    existing = report
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return f"--report-dir: {str(existing)!r} is not writable (read-only filesystem or no permission)."
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m reports", description=__doc__)
-    parser.add_argument("run_dir", help="a run folder written by python -m sweeps.bn_placement")
+    parser = _Parser(prog="python -m reports", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "run", help="a run folder or storage URI written by python -m sweeps.bn_placement"
+    )
+    parser.add_argument(
+        "--report-dir",
+        help="where to write the report (default: RUN/report; for a URI: ./NAME-report)",
+    )
     args = parser.parse_args(argv)
-    run_dir = Path(args.run_dir)
-    problem = _problem(run_dir, args.run_dir)
+    remote = is_uri(args.run)
+    default = Path(f"{run_name(args.run)}-report") if remote else Path(args.run) / "report"
+    report_dir = Path(args.report_dir) if args.report_dir else default
+    problem = None if remote else _problem(Path(args.run), args.run)
+    problem = problem or _unwritable(report_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        print(f"report: {write_report(run_dir)}")
+        with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
+            run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
+            print(f"report: {write_report(run_dir, report_dir=report_dir)}")
+    except StorageError as err:
+        print(f"error: RUN: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; the previous report files are intact.", file=sys.stderr)
         return 130

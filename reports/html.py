@@ -189,7 +189,9 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
         spec = {"command": f"unknown: {spec_path.name} is damaged ({err})"}
     finished = pd.to_numeric(trials.get("last_timestamp"), errors="coerce")
     if wall_seconds is None and spec_path.exists() and finished.notna().any():
+        # A copy fetched from storage has a new mtime: then the estimate is not positive.
         wall_seconds = float(finished.max()) - spec_path.stat().st_mtime
+        wall_seconds = wall_seconds if wall_seconds > 0 else None
     gpus = spec.get("num_gpus")
     return {
         "command": spec.get("command", "unknown"),
@@ -252,13 +254,22 @@ def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_report(run_dir: str | Path, sweep_wall_seconds: float | None = None) -> Path:
-    """Write `<run_dir>/report/` (frames, figures, index.html) and return the page's path.
+def write_report(
+    run_dir: str | Path,
+    sweep_wall_seconds: float | None = None,
+    report_dir: str | Path | None = None,
+) -> Path:
+    """Write the report (frames, figures, index.html) and return the page's path.
 
     Works on a finished, partial, damaged or empty run; what is not there is said on the page.
+
+    Args:
+        run_dir: A local run folder (for a run at a URI, see `reports.storage.fetch_run`).
+        sweep_wall_seconds: The sweep's wall time, if known; else estimated from the files.
+        report_dir: Where to write; `<run_dir>/report` by default.
     """
     run_dir = Path(run_dir)
-    folder = run_dir / "report"
+    folder = Path(report_dir) if report_dir is not None else run_dir / "report"
     frames = compute(run_dir)
     exported = {k: v for k, v in frames.items() if k != "scored"}
     export_frames(exported, folder)

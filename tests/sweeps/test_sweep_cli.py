@@ -97,8 +97,10 @@ def test_fractional_logical_gpu_is_shared_by_two_trials(tmp_path):
     out = tmp_path / "runs"
     done = run_sweep(
         "--num-cpus", "2", "--num-gpus", "1", "--gpus-per-trial", "0.5",
-        "--placements", "none", "--lrs", "0.05", "--seeds", "0-1", *TINY,
-        "--output-dir", str(out), "--name", "g", "--no-report",
+        "--placements", "none", "--lrs", "0.05", "--seeds", "0-1", "--epochs", "3",
+        # Enough work (seconds per trial) that the two trials overlap by far more than the
+        # one-second resolution of Tune's timestamps.
+        "--subset", "20000,500", "--output-dir", str(out), "--name", "g", "--no-report",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     _, trials = load_frames(out / "g")

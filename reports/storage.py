@@ -1,0 +1,62 @@
+"""Runs kept in storage that every node of a cluster reaches: local or NFS paths, and URIs
+that `pyarrow.fs` resolves (`s3://bucket/prefix`, `gs://...`), as Ray Tune itself does.
+
+A report needs only each trial's small text files, so a run at a URI is read by copying those
+(not the checkpoints) into a local folder; the rest of the report works on that copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from pyarrow import fs as pafs
+
+# What a report reads: the sweep's spec and, per trial, its config, results and error.
+REPORT_FILES = {"sweep_spec.json", "params.json", "result.json", "error.txt"}
+
+
+class StorageError(RuntimeError):
+    """The storage location cannot be read; the message says which and why."""
+
+
+def is_uri(location: str) -> bool:
+    return "://" in str(location)
+
+
+def run_name(location: str) -> str:
+    """The run's name: the last part of its path, without a URI's query options."""
+    path = str(location).split("?", 1)[0].rstrip("/")
+    return PurePosixPath(path.split("://", 1)[-1]).name
+
+
+def fetch_run(uri: str, dest: str | Path) -> Path:
+    """Copy the report files of the run at `uri` into `dest`/<run name>; return that folder.
+
+    Raises:
+        StorageError: If the URI cannot be resolved or read, or holds no run.
+    """
+    try:
+        filesystem, root = pafs.FileSystem.from_uri(uri)
+        info = filesystem.get_file_info(root)
+        if info.type != pafs.FileType.Directory:
+            raise StorageError(f"{uri!r} is not a run folder ({info.type.name.lower()}).")
+        listing = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
+    except StorageError:
+        raise
+    except (OSError, ValueError) as err:  # pyarrow raises OSError subclasses for I/O and auth
+        raise StorageError(f"cannot read {uri!r}: {' '.join(str(err).split())}") from None
+    local = Path(dest) / run_name(uri)
+    copied = 0
+    for entry in listing:
+        name = PurePosixPath(entry.path).name
+        if entry.type != pafs.FileType.File or name not in REPORT_FILES:
+            continue
+        relative = PurePosixPath(entry.path).relative_to(root)
+        target = local / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with filesystem.open_input_stream(entry.path) as stream:
+            target.write_bytes(stream.read())
+        copied += 1
+    if copied == 0:
+        raise StorageError(f"{uri!r} holds no sweep (no sweep_spec.json, no trials).")
+    return local

@@ -1,0 +1,51 @@
+"""Reports from a run kept in S3-compatible storage, read through pyarrow without Ray or TF."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+from pyarrow import fs as pafs
+
+from tests.storage import CREDENTIALS
+
+
+def _reports(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args],
+        capture_output=True, text=True, cwd=cwd, env={**os.environ, **CREDENTIALS}, timeout=300,
+    )  # fmt: skip
+
+
+def _upload(stored_run, s3_server, bucket):
+    s3 = s3_server.filesystem()
+    s3.create_dir(bucket)
+    pafs.copy_files(str(stored_run), f"{bucket}/runs/fixture", destination_filesystem=s3)
+    return s3_server.uri(f"{bucket}/runs/fixture")
+
+
+def test_a_report_from_an_s3_uri_into_a_chosen_folder(stored_run, s3_server, tmp_path):
+    uri = _upload(stored_run, s3_server, "reports-a")
+    done = _reports(uri, "--report-dir", str(tmp_path / "rep"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == f"report: {tmp_path / 'rep' / 'index.html'}"
+    trials = pd.read_csv(tmp_path / "rep" / "trials.csv")
+    assert len(trials) == 12 and (trials["status"] == "completed").all()
+    assert "Run <code>fixture</code>" in (tmp_path / "rep" / "index.html").read_text()
+
+
+def test_the_default_report_folder_for_a_uri_is_named_after_the_run(
+    stored_run, s3_server, tmp_path
+):
+    uri = _upload(stored_run, s3_server, "reports-b")
+    done = _reports(uri, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "fixture-report" / "index.html").exists()
+
+
+def test_a_uri_without_a_run_is_one_line(s3_server, tmp_path):
+    s3_server.filesystem().create_dir("reports-empty")
+    for uri in (s3_server.uri("reports-empty/nothing"), s3_server.uri("no-such-bucket/run")):
+        done = _reports(uri, "--report-dir", str(tmp_path / "rep"))
+        assert done.returncode == 2 and done.stderr.startswith("error: RUN: ")
+        assert done.stderr.count("\n") == 1 and not (tmp_path / "rep").exists()

@@ -27,7 +27,7 @@ THRESHOLD = 0.8
 PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "seaborn"]  # fmt: skip
 FIGURES = {
     "final_vs_lr": ("Accuracy vs learning rate", "Final validation accuracy against learning rate on a log axis, per placement: every seed as a point, the mean with a 95% CI, diverged trials as crosses at chance and each placement's largest stable learning rate as a dotted line."),
-    "gain_per_lr": ("Gain per learning rate", "Mean paired difference in final validation accuracy between each pair of placements at each learning rate, with 95% CIs; zero means no difference."),
+    "gain_per_lr": ("Gain per learning rate", "Mean paired difference in final validation accuracy between each pair of placements at each learning rate, with 95% CIs: left every learning rate, right only where neither side diverged, on its own scale; zero means no difference."),
     "learning_curves": ("Learning curves", "Validation accuracy per epoch, mean and 95% CI over seeds, one panel per learning rate, coloured by BN placement."),
     "heatmap": ("Placement x learning rate", "Heatmap of mean final validation accuracy, placements as rows, learning rates as columns; cells where every seed diverged read 'diverged'."),
     "cost": ("Cost", "Bar charts of seconds per epoch per placement and of trainable and non-trainable parameter counts."),

@@ -96,26 +96,40 @@ def final_vs_lr(scored: pd.DataFrame, stable: pd.DataFrame) -> plt.Figure:
 
 
 def gain_per_lr(comparisons: pd.DataFrame) -> plt.Figure:
-    """Mean paired difference A - B in val_accuracy per learning rate, with 95% CIs."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    """Mean paired difference A - B in val_accuracy per learning rate, with 95% CIs.
+
+    Left: every learning rate. Right: only the learning rates where both sides of a pair
+    trained without diverging, on their own scale, where the small gains are visible.
+    """
+    stable = comparisons[
+        (comparisons["outcome_a"] == "stable") & (comparisons["outcome_b"] == "stable")
+    ]
+    panels = [(comparisons, "every learning rate")]
+    if 0 < len(stable) < len(comparisons):
+        panels.append((stable, "where neither side diverged"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.2), squeeze=False)
     pairs = comparisons[["placement_a", "placement_b"]].drop_duplicates()
     colours = sns.color_palette(n_colors=max(1, len(pairs)))
-    for colour, (_, pair) in zip(colours, pairs.iterrows(), strict=False):
-        rows = comparisons[
-            (comparisons["placement_a"] == pair["placement_a"])
-            & (comparisons["placement_b"] == pair["placement_b"])
-        ].sort_values("lr")
-        low = (rows["mean_diff"] - rows["diff_ci_low"]).fillna(0)
-        high = (rows["diff_ci_high"] - rows["mean_diff"]).fillna(0)
-        ax.errorbar(
-            rows["lr"], rows["mean_diff"], yerr=[low, high], marker="o", capsize=4,
-            color=colour, label=f"{pair['placement_a']} - {pair['placement_b']}",
-        )  # fmt: skip
-    ax.axhline(0, color="grey", linewidth=0.8)
-    _lr_axis(ax, comparisons["lr"])
-    ax.set(xlabel="learning rate (log scale)", ylabel="difference in final val_accuracy")
-    ax.set_title("Gain of one placement over another, paired by seed (95% CI)")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    for ax, (frame, title) in zip(axes[0], panels, strict=True):
+        for colour, (_, pair) in zip(colours, pairs.iterrows(), strict=False):
+            rows = frame[
+                (frame["placement_a"] == pair["placement_a"])
+                & (frame["placement_b"] == pair["placement_b"])
+            ].sort_values("lr")
+            low = (rows["mean_diff"] - rows["diff_ci_low"]).fillna(0)
+            high = (rows["diff_ci_high"] - rows["mean_diff"]).fillna(0)
+            ax.errorbar(
+                rows["lr"], rows["mean_diff"], yerr=[low, high], marker="o", capsize=4,
+                color=colour, label=f"{pair['placement_a']} - {pair['placement_b']}",
+            )  # fmt: skip
+        ax.axhline(0, color="grey", linewidth=0.8)
+        _lr_axis(ax, frame["lr"])
+        ax.set(xlabel="learning rate (log scale)", title=title)
+        if frame is comparisons:
+            ax.set_ylim(-1, 1)  # accuracy differences cannot leave [-1, 1]; CIs may
+    axes[0][0].set_ylabel("difference in final val_accuracy")
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.suptitle("Gain of one placement over another, paired by seed (95% CI)")
     fig.tight_layout()
     return fig
 

@@ -60,3 +60,49 @@ def fetch_run(uri: str, dest: str | Path) -> Path:
     if copied == 0:
         raise StorageError(f"{uri!r} holds no sweep (no sweep_spec.json, no trials).")
     return local
+
+
+def resolve(location: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path inside it for a local path or a URI.
+
+    Raises:
+        StorageError: If a URI names no filesystem pyarrow knows, or has bad options.
+    """
+    if not is_uri(location):
+        return pafs.LocalFileSystem(), str(Path(location).resolve())
+    try:
+        return pafs.FileSystem.from_uri(location)
+    except (OSError, ValueError) as err:
+        raise StorageError(f"{location!r} is not a storage URI pyarrow can open ({err}).") from None
+
+
+def join(location: str, name: str) -> str:
+    """`location`/`name`, keeping a URI's query options at the end."""
+    base, sep, query = str(location).partition("?")
+    return f"{base.rstrip('/')}/{name}{sep}{query}"
+
+
+def read_text(location: str) -> str | None:
+    """The text of the file at `location`, or None if there is none."""
+    filesystem, path = resolve(location)
+    if filesystem.get_file_info(path).type != pafs.FileType.File:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read().decode("utf-8")
+
+
+def write_text(location: str, text: str) -> None:
+    """Write a whole file at `location` (object stores replace objects whole)."""
+    filesystem, path = resolve(location)
+    filesystem.create_dir(str(PurePosixPath(path).parent), recursive=True)
+    with filesystem.open_output_stream(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def list_names(location: str) -> list[str]:
+    """The names directly inside the folder at `location` ([] if there is no such folder)."""
+    filesystem, path = resolve(location)
+    if filesystem.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    selector = pafs.FileSelector(path, allow_not_found=True)
+    return sorted(PurePosixPath(info.path).name for info in filesystem.get_file_info(selector))

@@ -7,14 +7,18 @@ Exit codes: 0 every trial ended (completed or diverged); 1 a trial errored after
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from bnlab import DatasetError, load_fashion_mnist
+from reports import storage
 from reports.atomic import write_text
 from sweeps.run_folder import SPEC_FILE, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
@@ -32,7 +36,7 @@ def print_plan(spec: SweepSpec) -> None:
         f"{len(configs)} trials on {where}; each {spec.cpus_per_trial} CPU, "
         f"{spec.gpus_per_trial:g} GPU; at most {spec.max_concurrent or 'as many as fit'} at once"
     )
-    print(f"results: {spec.run_dir}{' (resuming)' if spec.resume else ''}")
+    print(f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}")
     print(
         f"{'#':>3}  {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} {'batch':>5} "
         f"{'optimizer':<9} hidden"
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         data = load_fashion_mnist(spec.data_dir)
-        with run_lock(spec.run_dir):
+        with run_lock(_lock_folder(spec)):
             return _run(spec, data)
     except DatasetError as err:
         return _fail(" ".join(str(err).split()))
@@ -115,6 +119,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _lock_folder(spec: SweepSpec) -> Path:
+    """The run folder, or for a storage URI a local folder named after it: object stores have
+    no locks, so two sweeps are kept apart on the machine that drives them."""
+    if not spec.remote:
+        return spec.run_dir
+    digest = hashlib.sha256(spec.run_location.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "bnlab-locks" / f"{spec.name}-{digest}"
+
+
+def _write_spec(spec: SweepSpec) -> None:
+    location = storage.join(spec.run_location, SPEC_FILE)
+    if spec.remote:
+        if storage.read_text(location) is None:
+            storage.write_text(location, json.dumps(spec.to_dict(), indent=2))
+    elif not Path(location).exists():
+        write_text(location, json.dumps(spec.to_dict(), indent=2))
+
+
 def _run(spec: SweepSpec, data) -> int:
     # Tune's classic progress table lets us pick the columns (placement, lr, seed, epoch, ...).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -126,8 +148,7 @@ def _run(spec: SweepSpec, data) -> int:
         with _deferred_interrupt():
             tune_runner.start_ray(spec)
         print_plan(spec)
-        if not (spec.run_dir / SPEC_FILE).exists():
-            write_text(spec.run_dir / SPEC_FILE, json.dumps(spec.to_dict(), indent=2))
+        _write_spec(spec)
         started = True
         tune_runner.run_sweep(spec, data)
     except KeyboardInterrupt:
@@ -144,6 +165,9 @@ def _run(spec: SweepSpec, data) -> int:
         return 130
     try:
         return _finish(spec, time.time() - start)
+    except storage.StorageError as err:
+        print(f"error: reading the results back failed: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             f"interrupted while writing the report; the results are kept. Continue with: "
@@ -154,19 +178,30 @@ def _run(spec: SweepSpec, data) -> int:
 
 
 def _finish(spec: SweepSpec, wall_seconds: float) -> int:
+    with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
+        # A run in object storage is read through a local copy of its small files.
+        run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
+        return _summarize(spec, run_dir, wall_seconds)
+
+
+def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
     from reports import load_frames, write_report
 
-    _, trials = load_frames(spec.run_dir)
+    _, trials = load_frames(run_dir)
     print(f"\n{_summary(trials)}\n")
     report_failed = False
     if spec.report:
         try:
-            print(f"report: {write_report(spec.run_dir, sweep_wall_seconds=wall_seconds)}")
+            page = write_report(
+                run_dir, sweep_wall_seconds=wall_seconds, report_dir=spec.report_location
+            )
+            print(f"report: {page}")
         except Exception as err:  # the trials are safe on disk; say so rather than crash
             report_failed = True
             print(
                 f"error: the report failed ({type(err).__name__}: {err}); the results are kept "
-                f"in {spec.run_dir}: retry with: python -m reports {shlex.quote(str(spec.run_dir))}",
+                f"in {spec.run_location}: retry with: python -m reports "
+                f"{shlex.quote(spec.run_location)}",
                 file=sys.stderr,
             )
     expected = len(spec.trial_configs())
@@ -180,7 +215,10 @@ def _finish(spec: SweepSpec, wall_seconds: float) -> int:
         )
         return 130
     if errored:
-        print(f"{errored} trials errored; see their error.txt in {spec.run_dir}", file=sys.stderr)
+        print(
+            f"{errored} trials errored; see their error.txt in {spec.run_location}",
+            file=sys.stderr,
+        )
         return 1
     return 1 if report_failed else 0
 

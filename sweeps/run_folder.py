@@ -9,8 +9,10 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from reports import storage
 from sweeps.values import SpecError
 
 SPEC_FILE = "sweep_spec.json"
@@ -50,22 +52,42 @@ def check_writable(output_dir: Path, run_dir: Path) -> None:
         )
 
 
-def read_stored_spec(run_dir: Path, flag: str = "--resume") -> dict:
-    """The JSON object in `run_dir/sweep_spec.json`.
+@dataclass(frozen=True)
+class RunFolder:
+    """A run's folder: a local path, or a storage URI (s3://bucket/runs/NAME)."""
+
+    location: str
+    name: str
+
+    def holds_a_sweep(self) -> bool:
+        """Whether it holds anything but our lock file (a spec, trials, Tune's state)."""
+        if not storage.is_uri(self.location):
+            return holds_a_sweep(Path(self.location))
+        try:
+            return any(n != LOCK_FILE for n in storage.list_names(self.location))
+        except OSError as err:
+            raise SpecError(
+                f"--output-dir: cannot list {self.location!r} ({' '.join(str(err).split())})."
+            ) from None
+
+
+def read_stored_spec(run: RunFolder, flag: str = "--resume") -> dict:
+    """The JSON object in the run's sweep_spec.json.
 
     Raises:
         SpecError: If it is missing, not JSON, or not an object (what is wrong, and the fix).
     """
-    path = run_dir / SPEC_FILE
+    path = storage.join(run.location, SPEC_FILE)
     fix = "it cannot be resumed; start a new run with another --name"
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(
-            f"{flag}: run {run_dir.name!r} holds results but its {SPEC_FILE} is missing; {fix}."
-        ) from None
+        text = storage.read_text(path)
+        if text is None:
+            raise SpecError(
+                f"{flag}: run {run.name!r} holds results but its {SPEC_FILE} is missing; {fix}."
+            )
+        stored = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SpecError(f"{flag}: {str(path)!r} is damaged ({err}); {fix}.") from None
+        raise SpecError(f"{flag}: {path!r} is damaged ({err}); {fix}.") from None
     if not isinstance(stored, dict):
         raise SpecError(f"{flag}: {str(path)!r} is damaged (not a JSON object); {fix}.")
     return stored

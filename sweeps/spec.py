@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig
+from reports import storage
 from sweeps.run_folder import (
     SPEC_FILE,
+    RunFolder,
     check_name,
     check_writable,
-    holds_a_sweep,
     newest_run,
     read_stored_spec,
 )
@@ -92,10 +93,29 @@ class SweepSpec:
     report: bool
     dry_run: bool
     command: str = ""
+    report_dir: str | None = None
+
+    @property
+    def report_location(self) -> Path:
+        """Where the report goes: --report-dir, RUN/report, or ./NAME-report for a URI."""
+        if self.report_dir:
+            return Path(self.report_dir)
+        return Path(f"{self.name}-report") if self.remote else self.run_dir / "report"
+
+    @property
+    def remote(self) -> bool:
+        """Whether results go to a storage URI (s3://...) rather than a local or NFS folder."""
+        return storage.is_uri(self.output_dir)
 
     @property
     def run_dir(self) -> Path:
+        """The local run folder (for a URI, see `run_location`)."""
         return Path(self.output_dir) / self.name
+
+    @property
+    def run_location(self) -> str:
+        """Where the run lives: a local path or a storage URI."""
+        return storage.join(self.output_dir, self.name) if self.remote else str(self.run_dir)
 
     def trial_configs(self) -> list[TrialConfig]:
         """Every trial of the grid; every (placement, lr, ...) cell gets the same seeds."""
@@ -201,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--no-report", action="store_true", help="skip the report at the end")
     out.add_argument(
+        "--report-dir",
+        help="where to write the report (default: RUN/report; for a storage URI: ./NAME-report)",
+    )
+    out.add_argument(
         "--dry-run", action="store_true", help="print the trials and resource plan, then exit"
     )
     return parser
@@ -260,19 +284,12 @@ def parse_spec(argv: list[str]) -> SweepSpec:
 
     if not args.output_dir.strip():
         raise SpecError("--output-dir: '' is empty; give a folder, e.g. runs.")
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise SpecError(f"--output-dir: {args.output_dir!r} is a file, not a directory.")
     if args.name is not None:
         check_name(args.name)
-    name = args.name
-    if args.resume:
-        name = name or newest_run(output_dir)
-        if not (output_dir / name / SPEC_FILE).is_file() and not holds_a_sweep(output_dir / name):
-            raise SpecError(f"--resume: no run {name!r} in {str(output_dir)!r} to resume.")
-    name = name or datetime.now().strftime("bn_placement-%Y%m%d-%H%M%S")
-    run_dir = output_dir / name
-    check_writable(output_dir, run_dir)
+    if storage.is_uri(args.output_dir):
+        output, run = _remote_run(args)
+    else:
+        output, run = _local_run(args)
 
     spec = SweepSpec(
         **grid,
@@ -283,16 +300,17 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         num_cpus=num_cpus,
         num_gpus=num_gpus,
         address=address,
-        output_dir=str(output_dir.resolve()),
-        name=name,
+        output_dir=output,
+        name=run.name,
         resume=False,
         report=not args.no_report,
         dry_run=args.dry_run,
+        report_dir=args.report_dir,
     )
-    if holds_a_sweep(run_dir):
+    if run.holds_a_sweep():
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
-        spec = _resumed(spec, run_dir, explicit, args.data_dir is not None, flag)
+        spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)
     _check_grid_size(spec)
     return spec
 
@@ -342,16 +360,52 @@ def _explicit_grid_fields(argv: list[str]) -> set[str]:
     return fields | (set(QUICK_FIELDS) if _explicit(argv, "--quick") else set())
 
 
-def _resumed(spec: SweepSpec, run_dir: Path, explicit: set[str], data_dir_given: bool, flag: str):
-    """The spec to continue `run_dir` with: its stored grid, checked against explicit flags."""
-    stored_dict = read_stored_spec(run_dir, flag)
+def _local_run(args) -> tuple[str, RunFolder]:
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise SpecError(f"--output-dir: {args.output_dir!r} is a file, not a directory.")
+    name = args.name
+    if args.resume:
+        name = name or newest_run(output_dir)
+        if not RunFolder(str(output_dir / name), name).holds_a_sweep():
+            raise SpecError(f"--resume: no run {name!r} in {str(output_dir)!r} to resume.")
+    name = name or _new_name()
+    check_writable(output_dir, output_dir / name)
+    return str(output_dir.resolve()), RunFolder(str(output_dir.resolve() / name), name)
+
+
+def _remote_run(args) -> tuple[str, RunFolder]:
+    try:
+        _, path = storage.resolve(args.output_dir)
+    except storage.StorageError as err:
+        raise SpecError(f"--output-dir: {err}") from None
+    if not path.strip("/"):
+        raise SpecError(
+            f"--output-dir: {args.output_dir!r} names no bucket or folder; e.g. s3://bucket/runs."
+        )
+    if args.resume and args.name is None:
+        raise SpecError("--resume: give --name with a storage URI as --output-dir.")
+    name = args.name or _new_name()
+    run = RunFolder(storage.join(args.output_dir, name), name)
+    if args.resume and not run.holds_a_sweep():
+        raise SpecError(f"--resume: no run {name!r} in {args.output_dir!r} to resume.")
+    return args.output_dir, run
+
+
+def _new_name() -> str:
+    return datetime.now().strftime("bn_placement-%Y%m%d-%H%M%S")
+
+
+def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given: bool, flag: str):
+    """The spec to continue `run` with: its stored grid, checked against explicit flags."""
+    stored_dict = read_stored_spec(run, flag)
     try:
         stored = SweepSpec.from_dict(stored_dict)
         stored.trial_configs()  # every stored value must still be a valid config
     except (TypeError, ValueError) as err:
         raise SpecError(
-            f"{flag}: {str(run_dir / SPEC_FILE)!r} is damaged ({err}); it cannot be resumed; "
-            "start a new run with another --name."
+            f"{flag}: {storage.join(run.location, SPEC_FILE)!r} is damaged ({err}); it cannot "
+            "be resumed; start a new run with another --name."
         ) from None
     differences = [
         f"{GRID_FLAGS[field]} {_show(getattr(stored, field))} -> {_show(getattr(spec, field))}"

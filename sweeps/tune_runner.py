@@ -7,13 +7,13 @@ import socket
 import sys
 import tempfile
 import threading
-from pathlib import Path
 
 import ray
 from ray import tune
 from ray._private import services  # how `ray start` and `ray status` resolve 'auto'
 
 from bnlab import FashionMNIST, TrialConfig
+from reports import storage
 from sweeps.spec import SpecError, SweepSpec, check_fits
 
 # Every trial reports these; the progress table and the reports read the same Keras names.
@@ -205,6 +205,13 @@ def _trainable(spec: SweepSpec, data: FashionMNIST):
     return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
 
 
+def _storage(spec: SweepSpec):
+    """Tune's storage: a local folder as is, or a URI as its pyarrow filesystem and path."""
+    if not spec.remote:
+        return None, spec.output_dir
+    return storage.resolve(spec.output_dir)
+
+
 def _run_config(spec: SweepSpec) -> tune.RunConfig:
     reporter = tune.CLIReporter(
         metric_columns=PROGRESS_METRICS,
@@ -212,9 +219,11 @@ def _run_config(spec: SweepSpec) -> tune.RunConfig:
         max_report_frequency=10,
         max_progress_rows=30,
     )
+    filesystem, path = _storage(spec)
     return tune.RunConfig(
         name=spec.name,
-        storage_path=spec.output_dir,
+        storage_path=path,
+        storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         progress_reporter=reporter,
@@ -224,10 +233,12 @@ def _run_config(spec: SweepSpec) -> tune.RunConfig:
 
 def run_sweep(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
     """Run (or resume) the grid on the Ray that `start_ray` started or joined."""
-    path = str(Path(spec.output_dir) / spec.name)
-    if spec.resume and tune.Tuner.can_restore(path):
+    filesystem, root = _storage(spec)
+    path = f"{root.rstrip('/')}/{spec.name}"
+    if spec.resume and tune.Tuner.can_restore(path, storage_filesystem=filesystem):
         tuner = tune.Tuner.restore(
             path,
+            storage_filesystem=filesystem,
             trainable=_trainable(spec, data),
             resume_unfinished=True,
             resume_errored=True,

@@ -8,6 +8,7 @@ import pytest
 
 from sweeps import bn_placement
 from sweeps.spec import parse_spec
+from tests.storage import CREDENTIALS
 
 BAD = [
     (["--gpus-per-trial", "nan"], "--gpus-per-trial: 'nan' is not a number >= 0."),
@@ -32,13 +33,20 @@ BAD = [
     (["--hidden", "300x"], "--hidden: '300x' is not sizes like 300x100."),
     (["--subset", "500,500,500"], "--subset: '500,500,500' is not N_TRAIN,N_VALIDATION"),
     (["--max-concurrent", "-1"], "--max-concurrent: '-1' is not an int >= 0."),
+    (["--output-dir", "foo://x/y"], "--output-dir: 'foo://x/y' is not a storage URI pyarrow can open"),
+    (["--output-dir", "s3://b/r?bogus=1"], "Unexpected query parameter in S3 URI: 'bogus'"),
+    (["--output-dir", "s3://"], "--output-dir: 's3://' names no bucket or folder"),
+    (["--output-dir", "s3://b/runs?endpoint_override=127.0.0.1:1&scheme=http"], "--output-dir: cannot list 's3://b/runs/"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("flags", "message"), BAD)
-def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
+def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys, monkeypatch):
+    for key, value in CREDENTIALS.items():  # the URI cases: no real AWS account is asked
+        monkeypatch.setenv(key, value)
     out = tmp_path / "runs"
-    code = bn_placement.main([*flags, "--output-dir", str(out)])
+    flags = flags if "--output-dir" in flags else [*flags, "--output-dir", str(out)]
+    code = bn_placement.main(flags)
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and message in err
     assert err.count("\n") == 1 and not out.exists()

@@ -1,0 +1,62 @@
+"""A sweep whose results live in S3-compatible storage: run, interrupt, resume, report."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+
+import pandas as pd
+from pyarrow import fs as pafs
+
+from reports import load_frames
+from reports.storage import fetch_run
+from tests.storage import CREDENTIALS
+from tests.sweeps.conftest import ROOT, run_sweep, sweep_command, wait_for
+
+
+def _reported_epochs(s3, prefix):
+    """Epoch reports already in storage, read the way any client would."""
+    found = s3.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
+    epochs = 0
+    for info in found:
+        if info.path.endswith("/result.json"):
+            with s3.open_input_stream(info.path) as stream:
+                epochs += sum(1 for line in stream.read().decode().splitlines() if line.strip())
+    return epochs
+
+
+def test_sweep_to_s3_interrupted_resumed_and_reported(s3_server, tmp_path):
+    s3 = s3_server.filesystem()
+    s3.create_dir("sweeps")
+    output = s3_server.uri("sweeps/runs")
+    flags = [
+        "--placements", "none", "--lrs", "0.01,0.02", "--seeds", "0", "--epochs", "3",
+        "--subset", "5000,200", "--max-concurrent", "1", "--output-dir", output, "--name", "s3run",
+        "--report-dir", str(tmp_path / "report"),
+    ]  # fmt: skip
+    driver = subprocess.Popen(
+        sweep_command(*flags), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, **CREDENTIALS},
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _reported_epochs(s3, "sweeps/runs/s3run") >= 1, 180, "an epoch in S3")
+        driver.send_signal(signal.SIGINT)
+        _, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 130, err[-3000:]
+    stored = json.loads(s3.open_input_stream("sweeps/runs/s3run/sweep_spec.json").read())
+    assert stored["lrs"] == [0.01, 0.02]
+    printed = shlex.split(err.strip().splitlines()[-1].split("continue with: ", 1)[1])
+    resumed = run_sweep(*printed[3:], "--report-dir", str(tmp_path / "report"), env=CREDENTIALS)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    history, trials = load_frames(fetch_run(s3_server.uri("sweeps/runs/s3run"), tmp_path / "copy"))
+    assert len(trials) == 2 and (trials["status"] == "completed").all()
+    for _, epochs in history.groupby("trial_id")["epoch"]:
+        assert list(epochs) == [1, 2, 3]
+    report = pd.read_csv(tmp_path / "report" / "trials.csv")
+    assert len(report) == 2 and (tmp_path / "report" / "index.html").exists()
+    checkpoints = s3.get_file_info(pafs.FileSelector("sweeps/runs/s3run", recursive=True))
+    assert any(info.path.endswith("state.npz") for info in checkpoints)  # checkpoints in S3 too

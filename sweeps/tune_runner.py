@@ -14,6 +14,7 @@ from ray._private import services  # how `ray start` and `ray status` resolve 'a
 
 from bnlab import FashionMNIST, TrialConfig
 from reports import storage
+from sweeps import preflight
 from sweeps.spec import SpecError, SweepSpec, check_fits
 
 # Every trial reports these; the progress table and the reports read the same Keras names.
@@ -68,10 +69,11 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
     """Start the embedded local Ray, or join `spec.address`; return the cluster's resources.
 
     Joining is bounded: the address is probed first and `ray.init` gets `JOIN_TIMEOUT_S`.
+    On a cluster of several nodes, every node must see the run's storage (`preflight`).
 
     Raises:
-        SpecError: If no cluster answers at the address, or a trial asks for more CPUs or GPUs
-            than any node has.
+        SpecError: If no cluster answers at the address, a trial asks for more CPUs or GPUs
+            than any node has, or a node cannot see the run's storage.
     """
     runtime_env = {"env_vars": WORKER_ENV}
     if spec.address:
@@ -108,6 +110,7 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
                 largest.get("GPU", 0),
                 f"the largest node of the cluster at {spec.address}",
             )
+            preflight.check_shared_storage(spec.run_location)
         except Exception:
             ray.shutdown()
             raise

@@ -1,0 +1,68 @@
+"""Before any trial on a multi-node cluster: does every node see the storage the driver sees?
+
+Ray Tune needs the run's storage reachable from every node; a folder that exists only on the
+driver's machine makes checkpoints written elsewhere fail mid-sweep. The driver writes a marker
+file into the run's storage and a small task pinned to each alive node reads it back.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from reports import storage
+from sweeps.values import SpecError
+
+PREFLIGHT_TIMEOUT_S = 120
+FIX = "use an NFS path every node mounts, or an object-store URI such as s3://bucket/runs"
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _sees(location: str, token: str) -> tuple[bool, str]:
+    try:
+        text = storage.read_text(location)
+    except Exception as err:  # any failure to read is the answer, reported to the driver
+        return False, f"cannot read it ({type(err).__name__}: {err})"
+    if text is None:
+        return False, "it is not there"
+    return text == token, "" if text == token else "it holds another sweep's marker"
+
+
+def check_shared_storage(run_location: str) -> None:
+    """Refuse storage some alive node cannot see; a single-node cluster needs no check.
+
+    Raises:
+        SpecError: Naming the first node that cannot see it, and the fix.
+    """
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    if len(nodes) < 2:
+        return
+    token = uuid.uuid4().hex
+    marker = storage.join(run_location, f".preflight-{token}")
+    storage.write_text(marker, token)
+    try:
+        pending = {
+            _sees.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(marker, token): n
+            for n in nodes
+        }
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=PREFLIGHT_TIMEOUT_S)
+        for ref, node in pending.items():
+            ok, why = ray.get(ref) if ref in ready else (False, "no answer in time")
+            if not ok:
+                where = f"{node['NodeManagerAddress']} (node {node['NodeID'][:12]})"
+                raise SpecError(
+                    f"--output-dir: node {where} does not see {run_location!r}, which the driver "
+                    f"on {socket.gethostname()} sees: {why}; {FIX}."
+                )
+    finally:
+        _remove(marker)
+
+
+def _remove(location: str) -> None:
+    filesystem, path = storage.resolve(location)
+    filesystem.delete_file(path)

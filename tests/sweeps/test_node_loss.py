@@ -1,0 +1,82 @@
+"""A worker node dies mid-sweep: its trial is retried on the head node from its last
+checkpoint in the shared storage, and every epoch is recorded once."""
+
+import json
+import os
+import signal
+import subprocess
+
+import psutil
+import pytest
+
+from reports import load_frames
+from tests.storage import free_port
+from tests.sweeps.conftest import ROOT, sweep_command, wait_for
+
+COMMON = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
+
+
+def _raylets() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["name", "cmdline"]) if "raylet" in " ".join(p.info["cmdline"] or [])[:200] and p.info["name"] == "raylet"}  # fmt: skip
+
+
+@pytest.fixture
+def cluster_with_a_second_node():
+    """Head and a second node on loopback; yields the address and the second node's raylet."""
+    port = free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    subprocess.run(["ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *COMMON], env=env, check=True, capture_output=True)  # fmt: skip
+    try:
+        head = _raylets()
+        subprocess.run(["ray", "start", f"--address=127.0.0.1:{port}", *COMMON], env=env, check=True, capture_output=True)  # fmt: skip
+        (second,) = _raylets() - head
+        yield f"127.0.0.1:{port}", psutil.Process(second)
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _trial_on(raylet, run):
+    """The result file of a trial whose worker runs under `raylet` and has reported an epoch."""
+    for path in run.glob("run_trial_*/result.json"):
+        rows = _rows(path)
+        if rows and psutil.pid_exists(rows[0]["pid"]):
+            parents = {p.pid for p in psutil.Process(rows[0]["pid"]).parents()}
+            if raylet.pid in parents:
+                return path
+    return None
+
+
+@pytest.mark.cluster
+def test_a_lost_node_s_trial_finishes_on_the_head_with_every_epoch_once(
+    cluster_with_a_second_node, tmp_path
+):
+    address, raylet = cluster_with_a_second_node
+    out = tmp_path / "runs"
+    driver = subprocess.Popen(
+        sweep_command(
+            "--address", address, "--placements", "none", "--lrs", "0.05", "--seeds", "0-1",
+            "--epochs", "4", "--subset", "20000,500", "--output-dir", str(out), "--name", "lost",
+            "--no-report",
+        ),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "RAY_AUTH_MODE": "token"},
+    )  # fmt: skip
+    try:
+        on_second = wait_for(
+            lambda: _trial_on(raylet, out / "lost"), 180, "a trial on the second node"
+        )
+        raylet.send_signal(signal.SIGKILL)  # the node is gone
+        _, err = driver.communicate(timeout=400)
+    finally:
+        driver.kill()
+    assert driver.returncode == 0, err[-3000:]
+    rows = _rows(on_second)
+    epochs = sorted(r["epoch"] for r in rows if not r["final"])
+    assert epochs == [1, 2, 3, 4]  # none missing, none repeated
+    assert len({r["node_id"] for r in rows}) == 2  # started on the lost node, finished on the head
+    _, trials = load_frames(out / "lost")
+    assert len(trials) == 2 and (trials["status"] == "completed").all()

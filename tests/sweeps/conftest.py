@@ -1,5 +1,6 @@
 """Run the real CLI in a subprocess, with a real Ray that the command (or the test) starts."""
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,11 @@ def wait_for(condition, timeout: float, what: str):
             return value
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def result_rows(trial_dir: Path) -> list[dict]:
+    """The JSON rows a trial has reported so far (none if its result.json does not exist yet)."""
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,19 +1,11 @@
 """A killed trial worker is retried from its checkpoint; an interrupted sweep resumes."""
 
-import json
 import os
 import signal
 import subprocess
 
 from reports import load_frames
-from tests.sweeps.conftest import ROOT, run_sweep, sweep_command, wait_for
-
-
-def _rows(trial_dir):
-    path = trial_dir / "result.json"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from tests.sweeps.conftest import ROOT, result_rows, run_sweep, sweep_command, wait_for
 
 
 def _epochs(rows):
@@ -32,14 +24,14 @@ def test_killed_worker_is_retried_and_history_has_every_epoch_once(tmp_path):
     )  # fmt: skip
     try:
         trial_dir = wait_for(lambda: next(out.glob("k/run_trial_*"), None), 120, "the trial")
-        first = wait_for(lambda: _rows(trial_dir)[:1], 120, "the first epoch's report")[0]
+        first = wait_for(lambda: result_rows(trial_dir)[:1], 120, "the first epoch's report")[0]
         assert not first["final"]
         os.kill(first["pid"], signal.SIGKILL)  # the trial's worker process, mid-training
         output, _ = driver.communicate(timeout=300)
     finally:
         driver.kill()
     assert driver.returncode == 0, output[-3000:]
-    rows = _rows(trial_dir)
+    rows = result_rows(trial_dir)
     assert len({r["pid"] for r in rows}) == 2  # a second worker finished the trial
     assert sorted(_epochs(rows)) == [1, 2, 3, 4, 5]  # no repeated or missing epochs
     assert rows[-1]["final"] and rows[-1]["status"] == "completed"
@@ -59,7 +51,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path):
 
     def one_finished_one_started():
         dirs = sorted(out.glob("r/run_trial_*"))
-        rows = [_rows(d) for d in dirs]
+        rows = [result_rows(d) for d in dirs]
         done = [d for d, r in zip(dirs, rows, strict=True) if r and r[-1]["final"]]
         started = [d for d, r in zip(dirs, rows, strict=True) if r and not r[-1]["final"]]
         return (done, started) if done and started else None
@@ -71,12 +63,12 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     finally:
         driver.kill()
     assert driver.returncode != 0, output[-3000:]
-    before = {d.name: _rows(d) for d in finished}
+    before = {d.name: result_rows(d) for d in finished}
 
     resumed = run_sweep(*flags[:-1], "--no-report", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name, rows in before.items():
-        assert _rows(out / "r" / name) == rows  # finished trials were not run again
+        assert result_rows(out / "r" / name) == rows  # finished trials were not run again
     history, trials = load_frames(out / "r")
     assert len(trials) == 3 and (trials["status"] == "completed").all()
     # The interrupted trial may replay the epoch after its last checkpoint that Tune's saved

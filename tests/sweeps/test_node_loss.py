@@ -1,7 +1,6 @@
 """A worker node dies mid-sweep: its trial is retried on the head node from its last
 checkpoint in the shared storage, and every epoch is recorded once."""
 
-import json
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import pytest
 
 from reports import load_frames
 from tests.storage import free_port
-from tests.sweeps.conftest import ROOT, sweep_command, wait_for
+from tests.sweeps.conftest import ROOT, result_rows, sweep_command, wait_for
 
 COMMON = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
 
@@ -35,14 +34,10 @@ def cluster_with_a_second_node():
         subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
 
 
-def _rows(path):
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _trial_on(raylet, run):
     """The result file of a trial whose worker runs under `raylet` and has reported an epoch."""
     for path in run.glob("run_trial_*/result.json"):
-        rows = _rows(path)
+        rows = result_rows(path.parent)
         if rows and psutil.pid_exists(rows[0]["pid"]):
             parents = {p.pid for p in psutil.Process(rows[0]["pid"]).parents()}
             if raylet.pid in parents:
@@ -74,7 +69,7 @@ def test_a_lost_node_s_trial_finishes_on_the_head_with_every_epoch_once(
     finally:
         driver.kill()
     assert driver.returncode == 0, err[-3000:]
-    rows = _rows(on_second)
+    rows = result_rows(on_second.parent)
     epochs = sorted(r["epoch"] for r in rows if not r["final"])
     assert epochs == [1, 2, 3, 4]  # none missing, none repeated
     assert len({r["node_id"] for r in rows}) == 2  # started on the lost node, finished on the head

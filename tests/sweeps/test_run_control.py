@@ -1,6 +1,5 @@
 """Real Ray, real processes: unreachable clusters, two sweeps on one folder, Ctrl+C."""
 
-import json
 import shlex
 import signal
 import subprocess
@@ -9,24 +8,17 @@ import psutil
 import pytest
 
 from reports import load_frames
-from tests.sweeps.conftest import ROOT, TINY, run_sweep, sweep_command, wait_for
+from tests.storage import free_port
+from tests.sweeps.conftest import ROOT, TINY, result_rows, run_sweep, sweep_command, wait_for
 
 # A bound on a hang, not a timing assertion: each of these must answer long before it.
 HANG_BOUND_S = 120
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_an_address_where_nothing_listens_fails_in_bounded_time(tmp_path):
     out = tmp_path / "runs"
     done = run_sweep(
-        "--address", f"127.0.0.1:{_free_port()}", "--output-dir", str(out), timeout=HANG_BOUND_S
+        "--address", f"127.0.0.1:{free_port()}", "--output-dir", str(out), timeout=HANG_BOUND_S
     )
     assert done.returncode == 2 and done.stderr.startswith(
         "error: --address: no Ray cluster answers"
@@ -44,17 +36,10 @@ def test_address_auto_without_a_cluster_fails_in_bounded_time(tmp_path):
     assert done.stderr.count("\n") == 1 and not out.exists()
 
 
-def _rows(trial_dir):
-    path = trial_dir / "result.json"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _first_report(run):
     for trial in run.glob("run_trial_*"):
-        if _rows(trial):
-            return _rows(trial)[0]
+        if result_rows(trial):
+            return result_rows(trial)[0]
     return None
 
 

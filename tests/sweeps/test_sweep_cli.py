@@ -2,13 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 
 import pytest
 
 from reports import load_frames
 from sweeps.spec import SPEC_FILE
+from tests.storage import free_port
 from tests.sweeps.conftest import TINY, run_sweep
 
 
@@ -36,16 +36,10 @@ def test_tiny_sweep_with_a_divergent_lr(tmp_path):
     assert "val_accuracy" in done.stdout and "placement" in done.stdout  # progress table
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def two_node_cluster(tmp_path):
     """`ray start --head` plus a second node, each with 1 CPU, all on loopback."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     common = [
         "--node-ip-address=127.0.0.1",

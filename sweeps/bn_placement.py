@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
     except KeyboardInterrupt:
         print(
-            f"interrupted before Ray started; nothing was kept. Run again: {spec.command}",
+            f"interrupted before Ray started; nothing was started or changed. Run again: {spec.command}",
             file=sys.stderr,
         )
         return 130

@@ -7,6 +7,8 @@ A report needs only each trial's small text files, so a run at a URI is read by 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from pyarrow import fs as pafs
@@ -82,27 +84,56 @@ def join(location: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}{sep}{query}"
 
 
+@contextlib.contextmanager
+def _failing_as_storage_error(what: str, location: str) -> Iterator[None]:
+    # pyarrow reports I/O, permission and network failures as OSError subclasses.
+    try:
+        yield
+    except OSError as err:
+        raise StorageError(f"cannot {what} {location!r}: {' '.join(str(err).split())}") from None
+
+
 def read_text(location: str) -> str | None:
-    """The text of the file at `location`, or None if there is none."""
+    """The text of the file at `location`, or None if there is none.
+
+    Raises:
+        StorageError: If it cannot be read (permissions, network, not text).
+    """
     filesystem, path = resolve(location)
-    if filesystem.get_file_info(path).type != pafs.FileType.File:
-        return None
-    with filesystem.open_input_stream(path) as stream:
-        return stream.read().decode("utf-8")
+    with _failing_as_storage_error("read", location):
+        if filesystem.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with filesystem.open_input_stream(path) as stream:
+            data = stream.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StorageError(f"cannot read {location!r}: not UTF-8 text ({err})") from None
 
 
 def write_text(location: str, text: str) -> None:
-    """Write a whole file at `location` (object stores replace objects whole)."""
+    """Write a whole file at `location` (object stores replace objects whole).
+
+    Raises:
+        StorageError: If it cannot be written (permissions, network, a file in the way).
+    """
     filesystem, path = resolve(location)
-    filesystem.create_dir(str(PurePosixPath(path).parent), recursive=True)
-    with filesystem.open_output_stream(path) as stream:
-        stream.write(text.encode("utf-8"))
+    with _failing_as_storage_error("write", location):
+        filesystem.create_dir(str(PurePosixPath(path).parent), recursive=True)
+        with filesystem.open_output_stream(path) as stream:
+            stream.write(text.encode("utf-8"))
 
 
 def list_names(location: str) -> list[str]:
-    """The names directly inside the folder at `location` ([] if there is no such folder)."""
+    """The names directly inside the folder at `location` ([] if there is no such folder).
+
+    Raises:
+        StorageError: If it cannot be listed (permissions, network).
+    """
     filesystem, path = resolve(location)
-    if filesystem.get_file_info(path).type != pafs.FileType.Directory:
-        return []
-    selector = pafs.FileSelector(path, allow_not_found=True)
-    return sorted(PurePosixPath(info.path).name for info in filesystem.get_file_info(selector))
+    with _failing_as_storage_error("list", location):
+        if filesystem.get_file_info(path).type != pafs.FileType.Directory:
+            return []
+        selector = pafs.FileSelector(path, allow_not_found=True)
+        infos = filesystem.get_file_info(selector)
+    return sorted(PurePosixPath(info.path).name for info in infos)

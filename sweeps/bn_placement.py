@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(" ".join(str(err).split()))
     except SpecError as err:
         return _fail(str(err))
+    except storage.StorageError as err:  # the run's storage refused a write or a read
+        return _fail(f"--output-dir: {err}")
     except KeyboardInterrupt:
         print(
             f"interrupted before Ray started; nothing was started or changed. Run again: {spec.command}",

@@ -65,10 +65,8 @@ class RunFolder:
             return holds_a_sweep(Path(self.location))
         try:
             return any(n != LOCK_FILE for n in storage.list_names(self.location))
-        except OSError as err:
-            raise SpecError(
-                f"--output-dir: cannot list {self.location!r} ({' '.join(str(err).split())})."
-            ) from None
+        except storage.StorageError as err:
+            raise SpecError(f"--output-dir: {err}.") from None
 
 
 def read_stored_spec(run: RunFolder, flag: str = "--resume") -> dict:
@@ -86,7 +84,7 @@ def read_stored_spec(run: RunFolder, flag: str = "--resume") -> dict:
                 f"{flag}: run {run.name!r} holds results but its {SPEC_FILE} is missing; {fix}."
             )
         stored = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (storage.StorageError, json.JSONDecodeError) as err:
         raise SpecError(f"{flag}: {path!r} is damaged ({err}); {fix}.") from None
     if not isinstance(stored, dict):
         raise SpecError(f"{flag}: {str(path)!r} is damaged (not a JSON object); {fix}.")

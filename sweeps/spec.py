@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pyarrow import fs as pafs
+
 from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig
 from reports import storage
 from sweeps.run_folder import (
@@ -307,7 +309,10 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         dry_run=args.dry_run,
         report_dir=args.report_dir,
     )
-    if run.holds_a_sweep():
+    holds = run.holds_a_sweep()  # also the first contact with remote storage: fails if unreachable
+    if spec.remote:
+        _check_bucket(spec.output_dir)
+    if holds:
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
         spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)
@@ -390,6 +395,21 @@ def _remote_run(args) -> tuple[str, RunFolder]:
     if args.resume and not run.holds_a_sweep():
         raise SpecError(f"--resume: no run {name!r} in {args.output_dir!r} to resume.")
     return args.output_dir, run
+
+
+def _check_bucket(uri: str) -> None:
+    """A run cannot be written into a bucket that does not exist; say so before Ray starts."""
+    filesystem, path = storage.resolve(uri)
+    bucket = path.strip("/").split("/")[0]
+    try:
+        kind = filesystem.get_file_info(bucket).type
+    except OSError as err:
+        raise SpecError(f"--output-dir: cannot see bucket {bucket!r} ({err}).") from None
+    if kind != pafs.FileType.Directory:
+        raise SpecError(
+            f"--output-dir: bucket {bucket!r} of {uri!r} does not exist or is not visible with "
+            "these credentials; create it first."
+        )
 
 
 def _new_name() -> str:

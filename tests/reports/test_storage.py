@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from pyarrow import fs as pafs
 
+from reports import storage
 from tests.storage import CREDENTIALS
 
 
@@ -49,3 +51,15 @@ def test_a_uri_without_a_run_is_one_line(s3_server, tmp_path):
         done = _reports(uri, "--report-dir", str(tmp_path / "rep"))
         assert done.returncode == 2 and done.stderr.startswith("error: RUN: ")
         assert done.stderr.count("\n") == 1 and not (tmp_path / "rep").exists()
+
+
+def test_storage_failures_are_storage_errors_naming_the_location(tmp_path):
+    (tmp_path / "file").write_text("")
+    blocked = str(tmp_path / "file" / "run" / "sweep_spec.json")
+    with pytest.raises(storage.StorageError, match=r"cannot write '.*file/run/sweep_spec.json'"):
+        storage.write_text(blocked, "{}")
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(storage.StorageError, match="not UTF-8 text"):
+        storage.read_text(str(tmp_path / "binary.json"))
+    assert storage.read_text(str(tmp_path / "absent.json")) is None
+    assert storage.list_names(str(tmp_path / "absent")) == []

@@ -60,3 +60,14 @@ def test_sweep_to_s3_interrupted_resumed_and_reported(s3_server, tmp_path):
     assert len(report) == 2 and (tmp_path / "report" / "index.html").exists()
     checkpoints = s3.get_file_info(pafs.FileSelector("sweeps/runs/s3run", recursive=True))
     assert any(info.path.endswith("state.npz") for info in checkpoints)  # checkpoints in S3 too
+
+
+def test_a_bucket_that_does_not_exist_is_refused_before_ray_starts(s3_server, capsys):
+    from sweeps import bn_placement
+
+    assert bn_placement.main(["--output-dir", s3_server.uri("no-such-bucket/runs")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "bucket 'no-such-bucket' of 's3://no-such-bucket/runs?" in err and "create it first" in err
+    )
+    assert err.count("\n") == 1

@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from reports.html import write_report
+from reports.console import say
+from reports.html import compute, summary, write_report
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
@@ -65,13 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
-            print(f"report: {write_report(run_dir, report_dir=report_dir)}")
+            frames = compute(run_dir)
+            page = write_report(run_dir, report_dir=report_dir, frames=frames)
     except StorageError as err:
         print(f"error: RUN: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the previous report files are intact.", file=sys.stderr)
         return 130
+    say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
     return 0
 
 

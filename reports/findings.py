@@ -40,15 +40,16 @@ def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _needed(row) -> str:
-    """'not distinguishable with 3 seeds (about 12 needed)' and its variants."""
+def _needed(row, aside: str = " ({})") -> str:
+    """'not distinguishable with 3 seeds (about 12 needed)' and its variants; `aside` wraps
+    the part after the seeds."""
     base = f"not distinguishable with {_seeds(int(row['n_pairs']))}"
     if row["note"]:
-        return f"{base} ({row['note']})"
+        return base + aside.format(row["note"])
     needed = row["seeds_needed"]
     if not math.isfinite(needed):
         return base
-    return f"{base} (about {int(needed)} needed)"
+    return base + aside.format(f"about {int(needed)} needed")
 
 
 def _difference(row) -> str:
@@ -111,7 +112,7 @@ def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[s
     for _, row in best_comparisons.iterrows():
         if row["mean_diff"] < 0:
             row = _oriented(row, row["placement_b"])
-        verdict = f"{row['placement_a']} is better" if row["significant"] else _needed(row)
+        verdict = f"{row['placement_a']} is better" if row["significant"] else _needed(row, "; {}")
         sentences.append(
             f"{row['placement_a']} vs {row['placement_b']}, each at its best learning rate, on "
             f"test accuracy: {_difference(row)}; {verdict}."
@@ -260,6 +261,88 @@ def answer(
     return sentences
 
 
-def summary_lines(sentences: list[str], n: int = 3) -> list[str]:
-    """The first `n` sentences of the answer, for a terminal."""
-    return sentences[:n]
+def summary(
+    best: pd.DataFrame,
+    best_comparisons: pd.DataFrame,
+    stable: pd.DataFrame,
+    interaction: pd.DataFrame,
+) -> list[str]:
+    """The answer in three short lines for a terminal: placement, learning rate, stability.
+
+    With several study contexts (batch sizes, optimizers, hidden sizes) it speaks of the first
+    and says so; the report has them all.
+    """
+    if best.empty:
+        return ["No trial has finished yet: nothing to conclude."]
+    contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
+    keys = contexts[0]
+    lines = [
+        _placement_line(_by_context(best, keys), _by_context(best_comparisons, keys)),
+        _learning_rate_line(_by_context(interaction, keys)),
+        _stability_line(_by_context(stable, keys)),
+    ]
+    if len(contexts) > 1:
+        lines[0] = f"[{_context_label(keys)}, 1 of {len(contexts)} contexts] {lines[0]}"
+    return lines
+
+
+def _placement_line(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> str:
+    top = best.iloc[0]
+    accuracy = (
+        f"test accuracy {fmt_num(top['test_accuracy_mean'])} at its best lr "
+        f"({fmt_ci(top['test_accuracy_ci_low'], top['test_accuracy_ci_high'])})"
+    )
+    if len(best) == 1:
+        return f"Placement: only {top['placement']} in this run, {accuracy}."
+    versus = []
+    for _, row in best_comparisons.iterrows():
+        if top["placement"] not in (row["placement_a"], row["placement_b"]):
+            continue
+        row = _oriented(row, top["placement"])
+        verdict = (
+            f"better, Holm {fmt_p(row['p_holm'])}" if row["significant"] else _needed(row, "; {}")
+        )
+        versus.append((row, f"vs {row['placement_b']} {row['mean_diff']:+.3f} ({verdict})"))
+    clearly = versus and all(row["significant"] for row, _ in versus)
+    lead = "best" if clearly else "highest, not clearly best"
+    return (
+        f"Placement: {top['placement']} {lead}, {accuracy}; "
+        + "; ".join(v for _, v in versus)
+        + "."
+    )
+
+
+def _learning_rate_line(interaction: pd.DataFrame) -> str:
+    tested = interaction[interaction["note"] == ""]
+    if tested.empty:
+        note = interaction["note"].iloc[0] if not interaction.empty else "one learning rate"
+        return f"Learning rate: its interaction with placement was not tested ({note})."
+    stable_scope = tested[tested["scope"] != "all learning rates"]
+    row = (stable_scope if not stable_scope.empty else tested).iloc[0]
+    verdict = (
+        "it changes how the placements compare"
+        if row["p_value"] < ALPHA
+        else "no evidence that it changes how the placements compare"
+    )
+    n = int(row["n_lrs"])
+    scope = (
+        f"all {n} learning rates"
+        if row["scope"] == "all learning rates"
+        else f"the {n} {row['scope']}"
+    )
+    return (
+        f"Learning rate: {verdict} (placement x lr interaction F={row['f_value']:.2f}, "
+        f"{fmt_p(row['p_value'])}, over {scope})."
+    )
+
+
+def _stability_line(stable: pd.DataFrame) -> str:
+    parts = []
+    for _, row in stable.iterrows():
+        if not math.isfinite(row["largest_stable_lr"]):
+            parts.append(f"{row['placement']} none of those tested")
+        elif math.isfinite(row["unstable_from"]):
+            parts.append(f"{row['placement']} {row['largest_stable_lr']:g}")
+        else:
+            parts.append(f"{row['placement']} {row['largest_stable_lr']:g} (the largest tested)")
+    return "Largest stable lr: " + ", ".join(parts) + "."

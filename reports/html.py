@@ -254,10 +254,18 @@ def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     }
 
 
+def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """The answer in three lines for a terminal, from the frames `compute` made."""
+    return findings.summary(
+        frames["best_lr"], frames["best_lr_comparisons"], frames["stable_lr"], frames["interaction"]
+    )
+
+
 def write_report(
     run_dir: str | Path,
     sweep_wall_seconds: float | None = None,
     report_dir: str | Path | None = None,
+    frames: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write the report (frames, figures, index.html) and return the page's path.
 
@@ -267,10 +275,11 @@ def write_report(
         run_dir: A local run folder (for a run at a URI, see `reports.storage.fetch_run`).
         sweep_wall_seconds: The sweep's wall time, if known; else estimated from the files.
         report_dir: Where to write; `<run_dir>/report` by default.
+        frames: What `compute(run_dir)` returned, if the caller has it already.
     """
     run_dir = Path(run_dir)
     folder = Path(report_dir) if report_dir is not None else run_dir / "report"
-    frames = compute(run_dir)
+    frames = compute(run_dir) if frames is None else frames
     exported = {k: v for k, v in frames.items() if k != "scored"}
     export_frames(exported, folder)
     figures = _draw(folder, frames)

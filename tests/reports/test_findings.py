@@ -62,3 +62,34 @@ def test_a_run_with_one_placement_still_answers():
     text = "\n".join(_answer(trials))
     assert text.startswith("One placement in this run: none, with test accuracy")
     assert "Largest stable learning rate: none 0.1" in text
+
+
+def _summary(trials):
+    return findings.summary(
+        best_lr(trials), best_lr_comparisons(trials), stable_lr(trials), interaction(trials)
+    )
+
+
+def test_the_terminal_summary_is_three_lines_one_per_question():
+    placement, lr_role, stability = _summary(_study())
+    assert placement.startswith("Placement: before_activation highest, not clearly best, ")
+    assert (
+        "vs after_activation +0.002 (not distinguishable with 3 seeds; about 8 needed)" in placement
+    )
+    assert "vs none +0.051 (better, Holm p<0.001)." in placement
+    assert lr_role.startswith("Learning rate: no evidence that it changes how the placements")
+    assert lr_role.endswith("over the 2 learning rates where no placement diverged).")
+    assert stability == (
+        "Largest stable lr: after_activation 1, before_activation 3 (the largest tested), none 0.1."
+    )
+
+
+def test_the_terminal_summary_of_small_runs():
+    one_lr = trials_frame({("none", 0.1): [0.8, 0.81], ("before_activation", 0.1): [0.9, 0.92]})
+    placement, lr_role, _ = _summary(one_lr)
+    assert placement.startswith("Placement: before_activation best, ")
+    assert placement.endswith("vs none +0.105 (better, Holm p=0.030).")
+    assert lr_role.startswith("Learning rate: its interaction with placement was not tested (")
+    alone = _summary(trials_frame({("none", 0.01): [0.8, 0.81]}))
+    assert alone[0].startswith("Placement: only none in this run, test accuracy 0.")
+    assert _summary(one_lr.iloc[:0]) == ["No trial has finished yet: nothing to conclude."]

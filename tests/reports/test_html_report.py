@@ -84,6 +84,12 @@ def test_partial_run_report_lists_unfinished_trials(run_copy, browser):
         [sys.executable, "-m", "reports", str(run_copy)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    where, *summary = done.stdout.splitlines()
+    assert where == f"report: {(run_copy / 'report' / 'index.html').resolve()}"
+    assert [line.split(":")[0] for line in summary] == [
+        "  Placement", "  Learning rate", "  Largest stable lr",
+    ]  # fmt: skip
     page = browser.new_page()
     page.goto((run_copy / "report" / "index.html").as_uri())
     assert "running" in page.inner_text("#problems + .table-box")

@@ -30,7 +30,8 @@ def test_a_report_from_an_s3_uri_into_a_chosen_folder(stored_run, s3_server, tmp
     uri = _upload(stored_run, s3_server, "reports-a")
     done = _reports(uri, "--report-dir", str(tmp_path / "rep"))
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == f"report: {tmp_path / 'rep' / 'index.html'}"
+    assert done.stdout.splitlines()[0] == f"report: {tmp_path / 'rep' / 'index.html'}"
+    assert len(done.stdout.splitlines()) == 4  # and the answer in three lines
     trials = pd.read_csv(tmp_path / "rep" / "trials.csv")
     assert len(trials) == 12 and (trials["status"] == "completed").all()
     assert "Run <code>fixture</code>" in (tmp_path / "rep" / "index.html").read_text()

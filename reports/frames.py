@@ -3,7 +3,7 @@
 A sweep is an ordinary Tune experiment folder: one sub-folder per trial with `params.json`
 (the trial's `TrialConfig` fields) and `result.json` (one JSON line per `tune.report`). Each
 epoch's report has `final: false`; the trial's last report has `final: true` with the test
-metrics and status. A trial with no final report is `errored` if Tune left an error file,
+metrics, status and the whole history, which is what a finished trial's epochs are read from. A trial with no final report is `errored` if Tune left an error file,
 otherwise `running` (unfinished or interrupted).
 """
 
@@ -162,6 +162,9 @@ def _read_trial(folder: Path) -> tuple[list[dict], dict]:
     for row in results:
         if not row.get("final") and "epoch" in row:
             epochs[int(row["epoch"])] = row  # a retried epoch replaces its earlier report
+    final = next((r for r in reversed(results) if r.get("final")), None)
+    if final is not None and "history" in final:
+        epochs = _final_history(final["history"])
     history = [
         {
             "trial_id": trial_id,
@@ -172,6 +175,21 @@ def _read_trial(folder: Path) -> tuple[list[dict], dict]:
         for epoch, row in sorted(epochs.items())
     ]
     return history, _trial_row(folder, trial_id, params, config, results, epochs)
+
+
+def _final_history(text) -> dict[int, dict]:
+    """The epochs of a trial's final report, the trainer's whole history.
+
+    It wins over the epoch rows: those a retried trial reported since Tune last copied its
+    results to storage may be missing.
+
+    Raises:
+        ValueError: If it is not a JSON list of epoch objects.
+    """
+    rows = json.loads(text)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "epoch" in r for r in rows):
+        raise ValueError("the final report's history is not a list of epochs")
+    return {int(row["epoch"]): row for row in rows}
 
 
 def _float(value) -> float | None:

@@ -39,6 +39,30 @@ def _trial_dirs(run):
     return sorted(p for p in run.iterdir() if (p / "result.json").exists())
 
 
+def test_a_finished_trial_s_epochs_come_from_its_final_report(run_copy):
+    """Epoch rows lost in a retry (Tune copied a stale result.json back) are not lost."""
+    path = _trial_dirs(run_copy)[0] / "result.json"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["epoch"] for r in json.loads(rows[-1]["history"])] == [1, 2]
+    path.write_text(json.dumps(rows[-1]) + "\n")  # only the final report is left
+    history, trials = load_frames(run_copy)
+    mine = trials.set_index("trial_dir").loc[path.parent.name]
+    epochs = history[history["trial_id"] == mine["trial_id"]]
+    assert list(epochs["epoch"]) == [1, 2] and mine["epochs_run"] == 2
+    assert list(epochs["val_accuracy"]) == [r["val_accuracy"] for r in rows[:2]]
+    assert mine["final_val_accuracy"] == rows[1]["val_accuracy"]
+
+
+def test_a_damaged_final_history_marks_the_trial_damaged(run_copy):
+    path = _trial_dirs(run_copy)[0] / "result.json"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[-1]["history"] = "[1, 2]"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, trials = load_frames(run_copy)
+    mine = trials.set_index("trial_dir").loc[path.parent.name]
+    assert mine["status"] == "damaged" and "history" in mine["problem"]
+
+
 def test_partial_run_marks_running_and_errored_trials(run_copy):
     dirs = _trial_dirs(run_copy)
     unfinished = dirs[0] / "result.json"

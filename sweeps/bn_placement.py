@@ -20,6 +20,8 @@ from pathlib import Path
 from bnlab import DatasetError, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
+from reports.console import say
+from sweeps.progress import ProgressView
 from sweeps.run_folder import SPEC_FILE, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
 
@@ -29,24 +31,25 @@ def _fail(message: str) -> int:
     return 2
 
 
-def print_plan(spec: SweepSpec) -> None:
+def print_plan(spec: SweepSpec, every_trial: bool = True) -> None:
     configs = spec.trial_configs()
     where = spec.address or f"embedded local Ray ({spec.num_cpus} CPUs, {spec.num_gpus:g} GPUs)"
-    print(
+    lines = [
         f"{len(configs)} trials on {where}; each {spec.cpus_per_trial} CPU, "
-        f"{spec.gpus_per_trial:g} GPU; at most {spec.max_concurrent or 'as many as fit'} at once"
-    )
-    print(f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}")
-    print(
-        f"{'#':>3}  {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} {'batch':>5} "
-        f"{'optimizer':<9} hidden"
-    )
-    for i, c in enumerate(configs):
-        hidden = "x".join(map(str, c.hidden))
-        print(
-            f"{i:>3}  {c.placement:<18} {c.lr:>8g} {c.seed:>4} {c.epochs:>6} "
-            f"{c.batch_size:>5} {c.optimizer:<9} {hidden}"
+        f"{spec.gpus_per_trial:g} GPU; at most {spec.max_concurrent or 'as many as fit'} at once",
+        f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}",
+    ]
+    if every_trial:
+        lines.append(
+            f"{'#':>3}  {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} {'batch':>5} "
+            f"{'optimizer':<9} hidden"
         )
+        lines += [
+            f"{i:>3}  {c.placement:<18} {c.lr:>8g} {c.seed:>4} {c.epochs:>6} "
+            f"{c.batch_size:>5} {c.optimizer:<9} {'x'.join(map(str, c.hidden))}"
+            for i, c in enumerate(configs)
+        ]
+    say(*lines)
 
 
 def _summary(trials) -> str:
@@ -140,19 +143,23 @@ def _write_spec(spec: SweepSpec) -> None:
 
 
 def _run(spec: SweepSpec, data) -> int:
-    # Tune's classic progress table lets us pick the columns (placement, lr, seed, epoch, ...).
+    # Tune's classic output engine is the one that calls a custom progress reporter.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Token authentication, chosen rather than defaulted (Ray warns when it picks it for us);
+    # clusters from `ray start` use tokens too. Ray reads this once, when it is imported.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     start = time.time()
     started = False
     with _deferred_interrupt():
         from sweeps import tune_runner
     try:
         with _deferred_interrupt():
-            tune_runner.start_ray(spec)
-        print_plan(spec)
+            resources = tune_runner.start_ray(spec)
+        print_plan(spec, every_trial=False)
         _write_spec(spec)
         started = True
-        tune_runner.run_sweep(spec, data)
+        view = ProgressView(tune_runner.slots(spec, resources), interval=spec.progress_seconds)
+        tune_runner.run_sweep(spec, data, view)
     except KeyboardInterrupt:
         pass  # counted below: the trials that did not end say it was interrupted
     finally:
@@ -187,17 +194,25 @@ def _finish(spec: SweepSpec, wall_seconds: float) -> int:
 
 
 def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
-    from reports import load_frames, write_report
+    """Say what the run shows: the report and its answer in three lines, or without a report
+    the placement x lr table."""
+    from reports import load_frames
+    from reports.html import compute, summary, write_report
 
     _, trials = load_frames(run_dir)
-    print(f"\n{_summary(trials)}\n")
     report_failed = False
-    if spec.report:
+    if not spec.report:
+        say("", _summary(trials), "")
+    else:
         try:
+            frames = compute(run_dir)
             page = write_report(
-                run_dir, sweep_wall_seconds=wall_seconds, report_dir=spec.report_location
+                run_dir,
+                sweep_wall_seconds=wall_seconds,
+                report_dir=spec.report_location,
+                frames=frames,
             )
-            print(f"report: {page}")
+            say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
         except Exception as err:  # the trials are safe on disk; say so rather than crash
             report_failed = True
             print(

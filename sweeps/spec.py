@@ -96,6 +96,9 @@ class SweepSpec:
     dry_run: bool
     command: str = ""
     report_dir: str | None = None
+    checkpoint_seconds: float = 10.0
+    progress_seconds: float = 30.0
+    verbose: bool = False
 
     @property
     def report_location(self) -> Path:
@@ -227,7 +230,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the report (default: RUN/report; for a storage URI: ./NAME-report)",
     )
     out.add_argument(
+        "--checkpoint-seconds",
+        default="10",
+        help="checkpoint a trial at most this often (0: every epoch); a retried or resumed "
+        "trial repeats what it ran since. Below 5 s Tune may warn that it saves its "
+        "experiment state too often",
+    )
+    out.add_argument(
         "--dry-run", action="store_true", help="print the trials and resource plan, then exit"
+    )
+    shown = parser.add_argument_group("terminal")
+    shown.add_argument(
+        "--progress-seconds",
+        default="30",
+        help="seconds between progress lines when the output is not a terminal",
+    )
+    shown.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show Tune's trial table and Ray's and Tune's info messages",
     )
     return parser
 
@@ -268,6 +289,13 @@ def parse_spec(argv: list[str]) -> SweepSpec:
             f"--gpus-per-trial: {args.gpus_per_trial!r} is not a fraction <= 1 or a whole number."
         )
     max_concurrent = parse_number("--max-concurrent", args.max_concurrent, int, 0, "an int >= 0")
+    day = 86400.0
+    checkpoint_seconds = parse_number(
+        "--checkpoint-seconds", args.checkpoint_seconds, float, 0, "seconds in [0, 86400]", day
+    )
+    progress_seconds = parse_number(
+        "--progress-seconds", args.progress_seconds, float, 1, "seconds in [1, 86400]", day
+    )
     num_cpus = num_gpus = None
     address = None if args.address is None else parse_address(args.address)
     if address is not None:
@@ -308,6 +336,9 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         report=not args.no_report,
         dry_run=args.dry_run,
         report_dir=args.report_dir,
+        checkpoint_seconds=checkpoint_seconds,
+        progress_seconds=progress_seconds,
+        verbose=args.verbose,
     )
     holds = run.holds_a_sweep()  # also the first contact with remote storage: fails if unreachable
     if spec.remote:

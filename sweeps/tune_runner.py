@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
 import sys
 import tempfile
 import threading
+import time
 
 import ray
 from ray import tune
@@ -14,13 +17,16 @@ from ray._private import services  # how `ray start` and `ray status` resolve 'a
 
 from bnlab import FashionMNIST, TrialConfig
 from reports import storage
-from sweeps import preflight
+from sweeps import preflight, tune_progress
+from sweeps.progress import ProgressView
 from sweeps.spec import SpecError, SweepSpec, check_fits
 
-# Every trial reports these; the progress table and the reports read the same Keras names.
-PROGRESS_METRICS = ["epoch", "loss", "val_accuracy"]
-PROGRESS_PARAMS = {"placement": "placement", "lr": "lr", "seed": "seed"}
 MAX_FAILURES = 3
+# Tune forces an experiment-state snapshot once a trial has saved `num_to_keep` checkpoints since
+# the last snapshot, and warns when one comes less than 5 s after the previous. With two kept and
+# a trial's checkpoints `--checkpoint-seconds` (10 s) apart, a forced snapshot comes 10 s or more
+# after the last one; Tune's own periodic snapshot (every 10 s or more) mostly comes first.
+CHECKPOINTS_KEPT = 2
 CONNECT_TIMEOUT_S = 5
 JOIN_TIMEOUT_S = 60
 # Workers inherit this: TensorFlow's C++ info lines would flood the driver's terminal.
@@ -76,15 +82,21 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
             than any node has, or a node cannot see the run's storage.
     """
     runtime_env = {"env_vars": WORKER_ENV}
+    # Ray's and Tune's INFO lines (session started, files written, run time) only with --verbose.
+    logging_level = logging.INFO if spec.verbose else logging.WARNING
     if spec.address:
         host, port = _resolve_address(spec.address)
         _probe(host, port)
-        os.environ.setdefault("RAY_AUTH_MODE", "token")  # clusters from `ray start` use tokens
         watchdog = threading.Timer(JOIN_TIMEOUT_S, _give_up_joining, args=(f"{host}:{port}",))
         watchdog.daemon = True
         watchdog.start()
         try:
-            ray.init(address=f"{host}:{port}", runtime_env=runtime_env, log_to_driver=False)
+            ray.init(
+                address=f"{host}:{port}",
+                runtime_env=runtime_env,
+                log_to_driver=False,
+                logging_level=logging_level,
+            )
         finally:
             watchdog.cancel()
     else:
@@ -95,6 +107,7 @@ def start_ray(spec: SweepSpec) -> dict[str, float]:
             _node_ip_address="127.0.0.1",
             runtime_env=runtime_env,
             log_to_driver=False,
+            logging_level=logging_level,
         )
     resources = ray.cluster_resources()
     if spec.address:
@@ -122,9 +135,12 @@ def stop_ray() -> None:
     ray.shutdown()
 
 
-def _tune_report_callback(history, trial_info):
-    """A Keras callback that reports each epoch to Tune with a checkpoint of the run so far.
+def _tune_report_callback(history, trial_info, checkpoint_seconds: float):
+    """A Keras callback that reports each epoch to Tune, with a checkpoint of the run so far
+    when `checkpoint_seconds` have passed since the last one (0: every epoch).
 
+    A retried or resumed trial repeats the epochs after its last checkpoint; training is
+    deterministic, so it reports the same numbers again and the reports keep the later row.
     Built here rather than at module level so this module imports without TensorFlow.
     """
     import keras
@@ -135,21 +151,24 @@ def _tune_report_callback(history, trial_info):
         def __init__(self):
             super().__init__()
             self.history = list(history)
+            self.last_checkpoint = time.monotonic()
 
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
             self.history.append(row)
+            metrics = {**row, **trial_info, "status": "running", "final": False}
+            if time.monotonic() - self.last_checkpoint < checkpoint_seconds:
+                tune.report(metrics)
+                return
             with tempfile.TemporaryDirectory() as folder:
                 TrainState.capture(self.model, self.history).save(folder)
-                tune.report(
-                    {**row, **trial_info, "status": "running", "final": False},
-                    checkpoint=tune.Checkpoint.from_directory(folder),
-                )
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            self.last_checkpoint = time.monotonic()
 
     return TuneReport()
 
 
-def run_trial(params: dict, data: FashionMNIST) -> None:
+def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> None:
     """Tune's function trainable: one bnlab training run, resumed from its last checkpoint."""
     from bnlab import TrainState, train
 
@@ -168,7 +187,8 @@ def run_trial(params: dict, data: FashionMNIST) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = TrainState.load(folder)
-    callback = _tune_report_callback(state.history if state else (), trial_info)
+    history = state.history if state else ()
+    callback = _tune_report_callback(history, trial_info, checkpoint_seconds)
     result = train(config, data, callbacks=[callback], threads=cpus, initial_state=state)
     last = result.history[-1] if result.history else {}
     tune.report(
@@ -184,6 +204,10 @@ def run_trial(params: dict, data: FashionMNIST) -> None:
             "params_non_trainable": result.params.non_trainable,
             "wall_seconds": result.wall_seconds,
             "data_source": result.data_source,
+            # The whole history, from the trainer (and its checkpoints): the epoch rows that a
+            # retried trial reported since Tune last copied its results to storage can be lost.
+            # A string, so TensorBoard's logger passes over it.
+            "history": json.dumps(result.history),
         }
     )
 
@@ -204,7 +228,9 @@ def param_space(spec: SweepSpec) -> dict:
 
 def _trainable(spec: SweepSpec, data: FashionMNIST):
     # with_parameters puts the uint8 dataset into the object store once; trials get a reference.
-    trainable = tune.with_parameters(run_trial, data=data)
+    trainable = tune.with_parameters(
+        run_trial, data=data, checkpoint_seconds=spec.checkpoint_seconds
+    )
     return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
 
 
@@ -215,27 +241,36 @@ def _storage(spec: SweepSpec):
     return storage.resolve(spec.output_dir)
 
 
+def slots(spec: SweepSpec, resources: dict[str, float]) -> int:
+    """How many trials the cluster runs at once."""
+    fit = resources.get("CPU", 0) // spec.cpus_per_trial
+    if spec.gpus_per_trial:
+        fit = min(fit, resources.get("GPU", 0) // spec.gpus_per_trial)
+    if spec.max_concurrent:
+        fit = min(fit, spec.max_concurrent)
+    return max(int(fit), 1)
+
+
 def _run_config(spec: SweepSpec) -> tune.RunConfig:
-    reporter = tune.CLIReporter(
-        metric_columns=PROGRESS_METRICS,
-        parameter_columns=PROGRESS_PARAMS,
-        max_report_frequency=10,
-        max_progress_rows=30,
-    )
     filesystem, path = _storage(spec)
     return tune.RunConfig(
         name=spec.name,
         storage_path=path,
         storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        progress_reporter=reporter,
-        verbose=1,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+        progress_reporter=tune_progress.SweepProgress(),
+        verbose=1,  # Tune calls the progress reporter from verbosity 1
     )
 
 
-def run_sweep(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
-    """Run (or resume) the grid on the Ray that `start_ray` started or joined."""
+def run_sweep(spec: SweepSpec, data: FashionMNIST, view: ProgressView) -> tune.ResultGrid:
+    """Run (or resume) the grid on the Ray that `start_ray` started or joined, drawing `view`."""
+    with tune_progress.showing(spec, view):
+        return _fit(spec, data)
+
+
+def _fit(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
     filesystem, root = _storage(spec)
     path = f"{root.rstrip('/')}/{spec.name}"
     if spec.resume and tune.Tuner.can_restore(path, storage_filesystem=filesystem):

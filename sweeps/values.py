@@ -56,13 +56,15 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def parse_number(flag: str, text: str | None, convert, low: float, allowed: str):
-    """One finite number >= `low`."""
+def parse_number(
+    flag: str, text: str | None, convert, low: float, allowed: str, high: float = math.inf
+):
+    """One finite number in [`low`, `high`]."""
     try:
         value = convert(text)
     except (TypeError, ValueError, OverflowError):
         raise SpecError(f"{flag}: {text!r} is not {allowed}.") from None
-    if not math.isfinite(value) or value < low:
+    if not math.isfinite(value) or not low <= value <= high:
         raise SpecError(f"{flag}: {text!r} is not {allowed}.")
     return value
 

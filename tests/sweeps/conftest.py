@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,3 +47,23 @@ def result_rows(trial_dir: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def start_sweep(*flags: str, log: Path, env=None) -> subprocess.Popen:
+    """Start the CLI with a progress line every second written to `log`; stderr is piped."""
+    with open(log, "w") as stdout:
+        return subprocess.Popen(
+            sweep_command(*flags, "--progress-seconds", "1"),
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def progress_shows(log: Path, pattern: str) -> bool:
+    """Whether one of the sweep's progress lines so far matches `pattern`: what the driver
+    knows now, while the trials' files in storage are only copied there every few seconds."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return any(line.startswith("[") and re.search(pattern, line) for line in lines)

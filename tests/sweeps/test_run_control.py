@@ -9,7 +9,15 @@ import pytest
 
 from reports import load_frames
 from tests.storage import free_port
-from tests.sweeps.conftest import ROOT, TINY, result_rows, run_sweep, sweep_command, wait_for
+from tests.sweeps.conftest import (
+    ROOT,
+    TINY,
+    progress_shows,
+    run_sweep,
+    start_sweep,
+    sweep_command,
+    wait_for,
+)
 
 # A bound on a hang, not a timing assertion: each of these must answer long before it.
 HANG_BOUND_S = 120
@@ -34,13 +42,6 @@ def test_address_auto_without_a_cluster_fails_in_bounded_time(tmp_path):
         "error: --address: 'auto' finds no running Ray"
     )
     assert done.stderr.count("\n") == 1 and not out.exists()
-
-
-def _first_report(run):
-    for trial in run.glob("run_trial_*"):
-        if result_rows(trial):
-            return result_rows(trial)[0]
-    return None
 
 
 def test_a_second_sweep_on_the_same_run_is_refused_and_the_first_is_untouched(tmp_path):
@@ -105,10 +106,11 @@ def test_ctrl_c_while_ray_starts_stops_ray_and_exits_130(tmp_path):
 )
 def test_stopping_mid_run_exits_130_and_the_printed_command_resumes(tmp_path, signals):
     out = tmp_path / "runs"
-    flags = ["--placements", "none", "--lrs", "0.01,0.02", "--seeds", "0", "--epochs", "3", "--subset", "5000,200", "--max-concurrent", "1", "--output-dir", str(out), "--name", "cc", "--no-report"]  # fmt: skip
-    driver = subprocess.Popen(sweep_command(*flags), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    flags = ["--placements", "none", "--lrs", "0.01,0.02", "--seeds", "0", "--epochs", "3", "--subset", "55000,200", "--max-concurrent", "1", "--output-dir", str(out), "--name", "cc", "--no-report"]  # fmt: skip
+    log = tmp_path / "progress.txt"
+    driver = start_sweep(*flags, log=log)
     try:
-        wait_for(lambda: _first_report(out / "cc"), 180, "a trial's first epoch")
+        wait_for(lambda: progress_shows(log, r"epochs [1-5]/6 "), 180, "a trial's first epoch")
         for signum in signals:
             driver.send_signal(signum)
         _, err = driver.communicate(timeout=HANG_BOUND_S)

@@ -1,10 +1,8 @@
 """A sweep whose results live in S3-compatible storage: run, interrupt, resume, report."""
 
 import json
-import os
 import shlex
 import signal
-import subprocess
 
 import pandas as pd
 from pyarrow import fs as pafs
@@ -12,18 +10,7 @@ from pyarrow import fs as pafs
 from reports import load_frames
 from reports.storage import fetch_run
 from tests.storage import CREDENTIALS
-from tests.sweeps.conftest import ROOT, run_sweep, sweep_command, wait_for
-
-
-def _reported_epochs(s3, prefix):
-    """Epoch reports already in storage, read the way any client would."""
-    found = s3.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
-    epochs = 0
-    for info in found:
-        if info.path.endswith("/result.json"):
-            with s3.open_input_stream(info.path) as stream:
-                epochs += sum(1 for line in stream.read().decode().splitlines() if line.strip())
-    return epochs
+from tests.sweeps.conftest import progress_shows, run_sweep, start_sweep, wait_for
 
 
 def test_sweep_to_s3_interrupted_resumed_and_reported(s3_server, tmp_path):
@@ -32,15 +19,13 @@ def test_sweep_to_s3_interrupted_resumed_and_reported(s3_server, tmp_path):
     output = s3_server.uri("sweeps/runs")
     flags = [
         "--placements", "none", "--lrs", "0.01,0.02", "--seeds", "0", "--epochs", "3",
-        "--subset", "5000,200", "--max-concurrent", "1", "--output-dir", output, "--name", "s3run",
-        "--report-dir", str(tmp_path / "report"),
+        "--subset", "55000,200", "--max-concurrent", "1", "--output-dir", output, "--name", "s3run",
+        "--report-dir", str(tmp_path / "report"), "--checkpoint-seconds", "0",
     ]  # fmt: skip
-    driver = subprocess.Popen(
-        sweep_command(*flags), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, **CREDENTIALS},
-    )  # fmt: skip
+    log = tmp_path / "progress.txt"
+    driver = start_sweep(*flags, log=log, env=CREDENTIALS)
     try:
-        wait_for(lambda: _reported_epochs(s3, "sweeps/runs/s3run") >= 1, 180, "an epoch in S3")
+        wait_for(lambda: progress_shows(log, r"epochs [1-5]/6 "), 180, "a trial's first epoch")
         driver.send_signal(signal.SIGINT)
         _, err = driver.communicate(timeout=120)
     finally:

@@ -33,7 +33,7 @@ def test_tiny_sweep_with_a_divergent_lr(tmp_path):
     stored = json.loads((out / "tiny" / SPEC_FILE).read_text())
     assert stored["lrs"] == [0.05, 100.0] and stored["command"].startswith("python -m sweeps")
     assert len(list((out / "tiny").glob("*/events.out.tfevents.*"))) == 8  # TensorBoard
-    assert "val_accuracy" in done.stdout and "placement" in done.stdout  # progress table
+    assert "val_accuracy" in done.stdout and "placement" in done.stdout  # the summary table
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def test_fractional_logical_gpu_is_shared_by_two_trials(tmp_path):
         # Enough work (seconds per trial) that the two trials overlap by far more than the
         # one-second resolution of Tune's timestamps.
         "--subset", "20000,500", "--output-dir", str(out), "--name", "g", "--no-report",
+        "--verbose",  # Tune's table shows the logical GPU in use
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     _, trials = load_frames(out / "g")

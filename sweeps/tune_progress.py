@@ -1,0 +1,147 @@
+"""Tune's side of the live progress view: a progress reporter that draws a `ProgressView`.
+
+Also keeps Tune's table for --verbose, and drops the few Tune messages that the command says
+its own way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+
+from ray import tune
+
+from sweeps.progress import ProgressView, TrialSnapshot
+from sweeps.spec import SweepSpec
+
+# Tune's table (--verbose) shows these; the reports read the same Keras names.
+TABLE_METRICS = ["epoch", "loss", "val_accuracy"]
+TABLE_PARAMS = {"placement": "placement", "lr": "lr", "seed": "seed"}
+
+
+# What this driver draws. Tune pickles the progress reporter with the experiment and
+# `Tuner.restore` brings the pickled one back, so the reporter holds no state of its own and a
+# resumed sweep is drawn as its current flags say.
+_view: ProgressView | None = None
+_table: tune.CLIReporter | None = None
+_planned: list[dict] = []  # every trial's config, Tune's keys
+
+
+def _key(config: dict) -> tuple[tuple, int]:
+    """A trial's grid cell and seed, the same from Tune's config and from `TrialConfig.to_dict`."""
+    cell = (
+        config["placement"],
+        float(config["lr"]),
+        int(config["batch_size"]),
+        config["optimizer"],
+        tuple(config["hidden"]),
+    )
+    return cell, int(config["seed"])
+
+
+def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
+    if status == "ERROR":
+        state = "errored"
+    elif status == "TERMINATED":
+        state = "diverged" if result.get("status") == "diverged" else "completed"
+    else:
+        state = "running" if status == "RUNNING" else "pending"
+    val_accuracy = result.get("val_accuracy")
+    epoch_seconds = result.get("epoch_seconds")
+    return TrialSnapshot(
+        state=state,
+        placement=config["placement"],
+        cell=_key(config)[0],
+        lr=float(config["lr"]),
+        epochs_planned=int(config["epochs"]),
+        epochs_done=int(result.get("epoch", 0)),
+        seconds=float(result.get("time_total_s", 0.0)),
+        epoch_seconds=None if epoch_seconds is None else float(epoch_seconds),
+        val_accuracy=None if val_accuracy is None else float(val_accuracy),
+    )
+
+
+def _snapshots(trials) -> list[TrialSnapshot]:
+    """Every planned trial: as Tune sees it, or pending while Tune has not made it yet (with
+    --max-concurrent, Tune makes trials only as slots free up)."""
+    seen = {_key(t.config): _snapshot(t.config, t.last_result or {}, t.status) for t in trials}
+    for config in _planned:
+        seen.setdefault(_key(config), _snapshot(config, {}, "PENDING"))
+    return list(seen.values())
+
+
+class SweepProgress(tune.ProgressReporter):
+    """Tune's progress hook: draws the driver's `ProgressView`, and Tune's table with --verbose."""
+
+    def setup(self, *args, **kwargs):
+        if _table is not None:
+            _table.setup(*args, **kwargs)
+
+    def should_report(self, trials, done: bool = False) -> bool:
+        view_due = _view is not None and (done or _view.due())
+        table_due = _table is not None and _table.should_report(trials, done)
+        return view_due or table_due
+
+    def report(self, trials, done: bool, *sys_info: str) -> None:
+        global _view
+        if _table is not None:
+            _table.report(trials, done, *sys_info)
+        if _view is None:
+            return
+        try:
+            _view.update(_snapshots(trials), done=done)
+        except Exception as err:  # a drawing must never cost the sweep its trials
+            _view.close()
+            _view = None
+            print(
+                f"warning: the progress view stopped ({type(err).__name__}: {err}); the sweep "
+                "goes on.",
+                file=sys.stderr,
+            )
+
+
+class _SaidOurWay(logging.Filter):
+    """Drops messages that this command says its own way: Tune's Python recipe to resume (the
+    command prints the CLI one), Tune's list of trials that had not reported yet when it
+    stopped (the summary counts unfinished trials) and TensorBoard's writer meeting a diverged
+    trial's infinite loss (the view counts diverged trials)."""
+
+    REPLACED = (
+        "Experiment has been interrupted",
+        "Failed to fetch metrics",
+        "NaN or Inf found in input tensor",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.REPLACED)
+
+
+QUIETED_LOGGERS = ("ray.tune.tune", "ray.tune.analysis.experiment_analysis", "tensorboardX.x2num")
+
+
+@contextlib.contextmanager
+def showing(spec: SweepSpec, view: ProgressView):
+    """Draw `view` (and with --verbose Tune's table) while Tune runs `spec`'s trials."""
+    global _view, _table, _planned
+    _view = view
+    _planned = [config.to_dict() for config in spec.trial_configs()]
+    if spec.verbose:
+        _table = tune.CLIReporter(
+            metric_columns=TABLE_METRICS,
+            parameter_columns=TABLE_PARAMS,
+            max_report_frequency=10,
+            max_progress_rows=30,
+        )
+    said_our_way = _SaidOurWay()
+    loggers = [] if spec.verbose else [logging.getLogger(name) for name in QUIETED_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(said_our_way)
+    try:
+        with view:
+            yield
+    finally:
+        _view = _table = None
+        _planned = []
+        for logger in loggers:
+            logger.removeFilter(said_our_way)

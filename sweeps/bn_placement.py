@@ -21,7 +21,6 @@ from bnlab import DatasetError, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
 from reports.console import say
-from sweeps.progress import ProgressView
 from sweeps.run_folder import SPEC_FILE, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
 
@@ -152,6 +151,7 @@ def _run(spec: SweepSpec, data) -> int:
     started = False
     with _deferred_interrupt():
         from sweeps import tune_runner
+        from sweeps.progress import ProgressView
     try:
         with _deferred_interrupt():
             resources = tune_runner.start_ray(spec)

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -177,3 +178,13 @@ def test_trial_config_with_numpy_numbers_is_json_ready():
     )
     assert json.loads(json.dumps(config.to_dict()))["seed"] == 3
     assert TrialConfig.from_dict(config.to_dict()) == config
+
+
+def test_checking_the_flags_loads_no_statistics_plotting_ray_or_tensorflow():
+    """A mistake is answered in a fraction of a second: the CLI module imports only what the
+    checks need; Ray, TensorFlow and the report's stack load once a sweep really starts."""
+    heavy = ("ray", "tensorflow", "scipy", "seaborn", "matplotlib", "statsmodels", "rich")
+    code = f"import sys, sweeps.bn_placement; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

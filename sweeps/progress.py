@@ -236,7 +236,7 @@ class ProgressView:
         self._start = clock()
         self._last_draw = self._start
         self._live: Live | None = None
-        self._last: Tally | None = None
+        self._closed = False
 
     def __enter__(self) -> ProgressView:
         self._start = self._last_draw = self._clock()
@@ -255,10 +255,9 @@ class ProgressView:
 
     def update(self, trials: list[TrialSnapshot], done: bool = False) -> None:
         """Draw the view of `trials` if it is due (always when `done`)."""
-        if not (done or self.due()):
+        if self._closed or not (done or self.due()):
             return
-        self._last = tally(trials, self.slots)
-        self._draw(self._last)
+        self._draw(tally(trials, self.slots))
         if done:
             self.close()
 
@@ -273,6 +272,7 @@ class ProgressView:
 
     def close(self) -> None:
         """End the view: on a terminal the last drawing stays on the screen."""
+        self._closed = True
         if self._live is not None:
             self._live.stop()
             self._live = None

@@ -134,6 +134,7 @@ def test_off_a_terminal_one_line_per_interval_and_one_at_the_end():
             if view.due():
                 view.update(trials)
         view.update([snap("completed", done=10, epoch_s=1.0)], done=True)
+    view.update(trials, done=True)  # a late report after the end draws nothing
     lines = out.getvalue().splitlines()
     assert len(lines) == 100 // 30 + 1
     assert "\x1b" not in out.getvalue()  # plain text for logs

@@ -199,13 +199,12 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
     from reports import load_frames
     from reports.html import compute, summary, write_report
 
-    _, trials = load_frames(run_dir)
     report_failed = False
-    if not spec.report:
-        say("", _summary(trials), "")
-    else:
+    trials = None
+    if spec.report:
         try:
-            frames = compute(run_dir)
+            frames = compute(run_dir)  # the report's frames, the run read once
+            trials = frames["trials"]
             page = write_report(
                 run_dir,
                 sweep_wall_seconds=wall_seconds,
@@ -221,6 +220,10 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
                 f"{shlex.quote(spec.run_location)}",
                 file=sys.stderr,
             )
+    if trials is None:
+        _, trials = load_frames(run_dir)
+    if not spec.report:
+        say("", _summary(trials), "")
     expected = len(spec.trial_configs())
     ended = int(trials["status"].isin(["completed", "diverged"]).sum())
     errored = int((trials["status"] == "errored").sum())

@@ -7,11 +7,11 @@ a URI is read without Ray or TensorFlow and its report written to a local folder
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
+from reports.atomic import report_dir_problem
 from reports.console import say
 from reports.html import compute, summary, write_report
 from reports.storage import StorageError, fetch_run, is_uri, run_name
@@ -33,18 +33,6 @@ def _problem(run_dir: Path, raw: str) -> str | None:
     return None
 
 
-def _unwritable(report: Path) -> str | None:
-    """Why the report cannot be written to `report`, or None."""
-    if report.exists() and not report.is_dir():
-        return f"--report-dir: {str(report)!r} is a file; move it away or choose another folder."
-    existing = report
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return f"--report-dir: {str(existing)!r} is not writable (read-only filesystem or no permission)."
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m reports", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -59,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     default = Path(f"{run_name(args.run)}-report") if remote else Path(args.run) / "report"
     report_dir = Path(args.report_dir) if args.report_dir else default
     problem = None if remote else _problem(Path(args.run), args.run)
-    problem = problem or _unwritable(report_dir)
+    problem = problem or report_dir_problem(report_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

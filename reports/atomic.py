@@ -31,3 +31,15 @@ def write_text(target: str | os.PathLike, text: str) -> None:
     """Replace `target` with `text` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def report_dir_problem(report: Path) -> str | None:
+    """Why a report cannot be written into the folder `report` (--report-dir), or None."""
+    if report.exists() and not report.is_dir():
+        return f"--report-dir: {str(report)!r} is a file; move it away or choose another folder."
+    existing = report
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return f"--report-dir: {str(existing)!r} is not writable (read-only filesystem or no permission)."
+    return None

@@ -23,6 +23,7 @@ from pyarrow import fs as pafs
 
 from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig
 from reports import storage
+from reports.atomic import report_dir_problem
 from sweeps.run_folder import (
     SPEC_FILE,
     RunFolder,
@@ -340,6 +341,9 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         progress_seconds=progress_seconds,
         verbose=args.verbose,
     )
+    problem = report_dir_problem(spec.report_location) if spec.report else None
+    if problem:
+        raise SpecError(problem)
     holds = run.holds_a_sweep()  # also the first contact with remote storage: fails if unreachable
     if spec.remote:
         _check_bucket(spec.output_dir)

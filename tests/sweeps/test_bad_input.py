@@ -34,6 +34,8 @@ BAD = [
     (["--hidden", "300x"], "--hidden: '300x' is not sizes like 300x100."),
     (["--subset", "500,500,500"], "--subset: '500,500,500' is not N_TRAIN,N_VALIDATION"),
     (["--max-concurrent", "-1"], "--max-concurrent: '-1' is not an int >= 0."),
+    (["--report-dir", "/etc/passwd"], "--report-dir: '/etc/passwd' is a file"),
+    (["--report-dir", "/etc/passwd/report"], "--report-dir: '/etc/passwd' is not writable"),
     (["--progress-seconds", "0"], "--progress-seconds: '0' is not seconds in [1, 86400]."),
     (["--progress-seconds", "nan"], "--progress-seconds: 'nan' is not seconds in [1, 86400]."),
     (["--progress-seconds", "1e6"], "--progress-seconds: '1e6' is not seconds in [1, 86400]."),

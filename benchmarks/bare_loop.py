@@ -1,8 +1,11 @@
-"""The physical anchor: the same three models as a bare TensorFlow training loop.
+"""The physical anchor: the same models as a bare TensorFlow training loop.
 
-No Keras at all: raw variables, matmuls, the batch-normalization math with moving averages,
-plain SGD updates, and one `tf.function` running a whole epoch over the uint8 images held as a
-tensor, with loss and accuracy summed in the loop. `bnlab.train` is measured against this.
+No Keras at all: raw variables, matmuls and convolutions, the batch-normalization math with
+moving averages, plain SGD updates, and one `tf.function` running a whole epoch over the uint8
+images held as a tensor, with loss and accuracy summed in the loop. `bnlab.train` is measured
+against this. The MLPs are the seed preset's three models (the reference notebook's); the CNN is
+bnlab's `cnn` (3x3 convolutions with 'same' padding, each followed by 2x2 max pooling) with ReLU
+and batch normalization where the placement says.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ LEAK = 0.2  # Keras' LeakyReLU default negative slope
 
 
 class _BatchNorm:
+    """Batch normalization over every axis but the last (the units, or a conv's channels)."""
+
     def __init__(self, units: int):
         self.gamma = tf.Variable(tf.ones([units]))
         self.beta = tf.Variable(tf.zeros([units]))
@@ -27,7 +32,7 @@ class _BatchNorm:
 
     def __call__(self, x, training: bool):
         if training:
-            mean, var = tf.nn.moments(x, axes=[0])
+            mean, var = tf.nn.moments(x, axes=list(range(len(x.shape) - 1)))
             self.moving_mean.assign(self.moving_mean * MOMENTUM + mean * (1 - MOMENTUM))
             self.moving_var.assign(self.moving_var * MOMENTUM + var * (1 - MOMENTUM))
         else:
@@ -74,8 +79,8 @@ class BareModel:
     def _layers(self):
         return [*([self.input_bn] if self.input_bn else []), *self.dense, *self.bns, self.out]
 
-    def __call__(self, x, training: bool):
-        h = x
+    def __call__(self, images, training: bool):
+        h = tf.reshape(images, [-1, 784])
         if self.input_bn:
             h = self.input_bn(h, training)
         for i, dense in enumerate(self.dense):
@@ -89,14 +94,62 @@ class BareModel:
         return tf.nn.softmax(self.out(h))
 
 
+class _Conv:
+    def __init__(self, channels: int, filters: int, rng: np.random.Generator, bias: bool):
+        std = np.sqrt(2.0 / (9 * channels))  # he_normal
+        self.kernel = tf.Variable(rng.normal(0, std, (3, 3, channels, filters)).astype(np.float32))
+        self.bias = tf.Variable(tf.zeros([filters])) if bias else None
+
+    def __call__(self, x):
+        y = tf.nn.conv2d(x, self.kernel, strides=1, padding="SAME")
+        return y + self.bias if self.bias is not None else y
+
+    @property
+    def trainable(self):
+        return [self.kernel] + ([self.bias] if self.bias is not None else [])
+
+
+class BareCNN:
+    """bnlab's `cnn` with ReLU, no input normalization, and BN where `placement` says."""
+
+    def __init__(self, placement: str, conv=(32, 64), seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.placement = placement
+        channels = [1, *conv]
+        self.convs = [
+            _Conv(a, b, rng, bias=placement != "before_activation")
+            for a, b in itertools.pairwise(channels)
+        ]
+        self.bns = [_BatchNorm(f) for f in conv] if placement != "none" else []
+        side = 28 // 2 ** len(conv)
+        self.out = _Dense(side * side * conv[-1], 10, rng)
+        layers = [*self.convs, *self.bns, self.out]
+        self.variables = [v for layer in layers for v in layer.trainable]
+
+    def __call__(self, images, training: bool):
+        h = tf.reshape(images, [-1, 28, 28, 1])
+        for i, conv in enumerate(self.convs):
+            h = conv(h)
+            if self.placement == "none":
+                h = tf.nn.relu(h)
+            elif self.placement == "after_activation":
+                h = self.bns[i](tf.nn.relu(h), training)
+            else:
+                h = tf.nn.relu(self.bns[i](h, training))
+            h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+        return tf.nn.softmax(self.out(tf.reshape(h, [tf.shape(h)[0], -1])))
+
+
 def _cross_entropy(y, probs):
     probs = tf.clip_by_value(probs, 1e-7, 1 - 1e-7)
     return -tf.math.log(tf.gather(probs, y, axis=1, batch_dims=1))
 
 
-def train(placement: str, data, epochs: int, lr: float, batch_size: int = 32, seed: int = 0):
-    """Train the bare model; returns per-epoch (seconds, val_accuracy) and FLOPs per epoch."""
-    model = BareModel(placement, seed=seed)
+def train(
+    placement: str, data, epochs: int, lr: float, batch_size: int = 32, seed: int = 0, arch="mlp"
+):
+    """Train the bare model; returns per-epoch (seconds, val_accuracy)."""
+    model = BareModel(placement, seed=seed) if arch == "mlp" else BareCNN(placement, seed=seed)
     x_train = tf.constant(data.train.x)
     y_train = tf.constant(data.train.y.astype(np.int32))
     x_val = tf.cast(tf.constant(data.validation.x), tf.float32) / 255.0
@@ -112,7 +165,7 @@ def train(placement: str, data, epochs: int, lr: float, batch_size: int = 32, se
         loss_sum, correct = tf.constant(0.0), tf.constant(0.0)
         for step in tf.range(steps):
             index = order[step * batch_size : (step + 1) * batch_size]
-            x = tf.reshape(tf.cast(tf.gather(x_train, index), tf.float32) / 255.0, [-1, 784])
+            x = tf.cast(tf.gather(x_train, index), tf.float32) / 255.0
             y = tf.gather(y_train, index)
             with tf.GradientTape() as tape:
                 probs = model(x, training=True)
@@ -129,7 +182,7 @@ def train(placement: str, data, epochs: int, lr: float, batch_size: int = 32, se
 
     @tf.function
     def validate():
-        probs = model(tf.reshape(x_val, [-1, 784]), training=False)
+        probs = model(x_val, training=False)
         return tf.reduce_mean(
             tf.cast(tf.equal(tf.argmax(probs, -1, output_type=tf.int32), y_val), tf.float32)
         )
@@ -143,9 +196,17 @@ def train(placement: str, data, epochs: int, lr: float, batch_size: int = 32, se
     return epochs_out
 
 
-def flops_per_epoch(n_train: int, n_val: int, hidden=(300, 100)) -> float:
-    """Matrix-multiply FLOPs of one epoch: forward + backward (3x forward) on the training
-    split, forward on the validation split. Elementwise work (BN, activations) is left out."""
-    sizes = [784, *hidden, 10]
-    forward = sum(2 * a * b for a, b in itertools.pairwise(sizes))
+def flops_per_epoch(n_train: int, n_val: int, arch: str = "mlp") -> float:
+    """Matrix-multiply and convolution FLOPs of one epoch: forward + backward (3x forward) on
+    the training split, forward on the validation split. Elementwise work (BN, activations,
+    pooling) is left out."""
+    if arch == "mlp":
+        sizes = [784, 300, 100, 10]
+        forward = sum(2 * a * b for a, b in itertools.pairwise(sizes))
+    else:
+        side, channels, forward = 28, 1, 0
+        for filters in (32, 64):
+            forward += 2 * side * side * 9 * channels * filters
+            side, channels = side // 2, filters
+        forward += 2 * side * side * channels * 10
     return 3 * forward * n_train + forward * n_val

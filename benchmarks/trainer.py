@@ -1,13 +1,16 @@
 """Trainer benchmark: the reference `model.fit`, `bnlab.train` and a bare TensorFlow loop.
 
     python -m benchmarks.trainer [--epochs 3] [--threads 1,2] [--placements ...]
+                                 [--cnn-placements before_activation]
 
 For each thread count (each in a fresh process: TensorFlow fixes its threads at start) and each
-placement, on the full data with batch 32 and SGD 1e-3: the study's plain Keras `fit` (float
+model, on the full data with batch 32 and SGD 1e-3: the study's plain Keras `fit` (float
 inputs, default compile settings), `bnlab.train`, and `benchmarks.bare_loop` (the physical
-anchor: raw variables and matmuls, no Keras). Prints seconds per epoch without the first epoch
-(graph building) and with it, the ratios of bnlab to the bare loop and to `fit`, the GFLOP/s of
-matrix-multiply work achieved, and each side's final validation accuracy.
+anchor: raw variables, matmuls and convolutions, no Keras). The models are the seed preset's
+MLPs (the reference notebook's) for `--placements` and bnlab's CNN (32x64, ReLU, batch norm)
+for `--cnn-placements`. Prints seconds per epoch without the first epoch (graph building) and
+with it, the ratios of bnlab to the bare loop and to `fit`, the GFLOP/s of matrix-multiply and
+convolution work achieved, and each side's final validation accuracy.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ TARGET_BARE = 1.15
 TARGET_FIT = 0.40
 
 
-def _reference_fit(placement, data, epochs, seed):
+def _config(arch: str, placement: str, epochs: int, seed: int):
+    import bnlab
+
+    preset = "seed" if arch == "mlp" else None
+    return bnlab.TrialConfig(
+        placement=placement, arch=arch, preset=preset, lr=LR, seed=seed, epochs=epochs
+    )
+
+
+def _reference_fit(arch, placement, data, epochs, seed):
     import keras
 
     import bnlab
@@ -40,7 +52,7 @@ def _reference_fit(placement, data, epochs, seed):
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
 
-    model = bnlab.build_model(placement, seed=seed)
+    model = bnlab.build_model(_config(arch, placement, epochs, seed), seed=seed)
     model.compile(
         loss="sparse_categorical_crossentropy",
         optimizer=keras.optimizers.SGD(learning_rate=LR),
@@ -54,37 +66,35 @@ def _reference_fit(placement, data, epochs, seed):
     return seconds, history.history["val_accuracy"][-1]
 
 
-def _bnlab(placement, data, epochs, seed):
+def _bnlab(arch, placement, data, epochs, seed):
     import bnlab
 
-    result = bnlab.train(
-        bnlab.TrialConfig(placement=placement, lr=LR, seed=seed, epochs=epochs), data
-    )
+    result = bnlab.train(_config(arch, placement, epochs, seed), data)
     return [row["epoch_seconds"] for row in result.history], result.history[-1]["val_accuracy"]
 
 
-def _bare(placement, data, epochs, seed):
+def _bare(arch, placement, data, epochs, seed):
     from benchmarks import bare_loop
 
-    out = bare_loop.train(placement, data, epochs, LR, BATCH_SIZE, seed)
+    out = bare_loop.train(placement, data, epochs, LR, BATCH_SIZE, seed, arch=arch)
     return [s for s, _ in out], out[-1][1]
 
 
-def measure(threads: int, placements: list[str], epochs: int, seed: int) -> list[dict]:
-    """In this process (which must not have run TensorFlow yet): every side, every placement."""
+def measure(threads: int, models: list[tuple[str, str]], epochs: int, seed: int) -> list[dict]:
+    """In this process (which must not have run TensorFlow yet): every side, every model."""
     import bnlab
     from benchmarks.bare_loop import flops_per_epoch
 
     bnlab.set_threads(threads)
     data = bnlab.load_fashion_mnist()
-    flops = flops_per_epoch(len(data.train), len(data.validation))
     rows = []
-    for placement in placements:
+    for arch, placement in models:
+        flops = flops_per_epoch(len(data.train), len(data.validation), arch)
         for side, run in (("fit", _reference_fit), ("bnlab", _bnlab), ("bare", _bare)):
-            seconds, val_accuracy = run(placement, data, epochs, seed)
+            seconds, val_accuracy = run(arch, placement, data, epochs, seed)
             steady = sum(seconds[1:]) / max(1, len(seconds) - 1)
             rows.append({
-                "threads": threads, "placement": placement, "side": side,
+                "threads": threads, "model": f"{arch} {placement}", "side": side,
                 "steady": steady, "all": sum(seconds) / len(seconds),
                 "gflops": flops / steady / 1e9, "val_accuracy": float(val_accuracy),
             })  # fmt: skip
@@ -97,11 +107,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--placements", default="none,after_activation,before_activation")
+    parser.add_argument("--cnn-placements", default="before_activation")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args(argv)
-    placements = args.placements.split(",")
+    models = [("mlp", p) for p in args.placements.split(",") if p] + [
+        ("cnn", p) for p in args.cnn_placements.split(",") if p
+    ]
     if args.measure:
-        print(json.dumps(measure(args.measure, placements, args.epochs, args.seed)))
+        print(json.dumps(measure(args.measure, models, args.epochs, args.seed)))
         return 0
 
     print(f"machine: {platform.machine()}, cores: {len(os.sched_getaffinity(0))}")
@@ -111,16 +124,18 @@ def main(argv=None) -> int:
     for threads in map(int, args.threads.split(",")):
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.trainer", "--measure", str(threads),
-             "--epochs", str(args.epochs), "--seed", str(args.seed), "--placements", args.placements],
+             "--epochs", str(args.epochs), "--seed", str(args.seed), "--placements", args.placements,
+             "--cnn-placements", args.cnn_placements],
             capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )  # fmt: skip
         rows = json.loads(child.stdout.strip().splitlines()[-1])
         print(f"{threads} thread(s)")
         print(
-            f"  {'placement':<18} {'side':<6} {'s/epoch':>8} {'all':>6} {'GFLOP/s':>8} {'val_acc':>8}   ratios"
+            f"  {'model':<22} {'side':<6} {'s/epoch':>8} {'all':>6} {'GFLOP/s':>8} {'val_acc':>8}   ratios"
         )
-        for placement in placements:
-            side = {r["side"]: r for r in rows if r["placement"] == placement}
+        for arch, placement in models:
+            model = f"{arch} {placement}"
+            side = {r["side"]: r for r in rows if r["model"] == model}
             to_bare = side["bnlab"]["steady"] / side["bare"]["steady"]
             to_fit = side["bnlab"]["steady"] / side["fit"]["steady"]
             worst_bare, worst_fit = max(worst_bare, to_bare), max(worst_fit, to_fit)
@@ -132,7 +147,7 @@ def main(argv=None) -> int:
                     else ""
                 )
                 print(
-                    f"  {placement:<18} {name:<6} {r['steady']:>8.2f} {r['all']:>6.2f} "
+                    f"  {model:<22} {name:<6} {r['steady']:>8.2f} {r['all']:>6.2f} "
                     f"{r['gflops']:>8.1f} {r['val_accuracy']:>8.4f}{note}"
                 )
         print()

@@ -5,23 +5,36 @@
     result = bnlab.train(bnlab.TrialConfig(placement="before_activation", lr=1e-2), data)
     result.history_frame()
 
+A model is composed from registries (plain dicts; a new entry is a new variant): `ARCHS`
+(mlp, cnn), `PLACEMENTS` (where the normalization sits), `NORMS`, `ACTIVATIONS`,
+`INPUT_NORMS`; `PRESETS` names fixed sets of models (`seed`: the reference notebook's).
+
 Names that need TensorFlow (`train`, `build_model` users aside) load it on first use, so reading
 the registries or validating a config stays fast.
 """
 
+from bnlab.architectures import ARCHS
 from bnlab.config import TrialConfig, check_param
 from bnlab.data import DatasetError, FashionMNIST, Split, load_fashion_mnist
-from bnlab.models import PLACEMENTS, ParamCounts, build_model, count_params, get_placement
+from bnlab.layers import ACTIVATIONS, INPUT_NORMS, NORMS, PLACEMENTS
+from bnlab.models import ModelDescription, ParamCounts, build_model, count_params, describe_model
 from bnlab.optimizers import OPTIMIZERS, build_optimizer
+from bnlab.presets import PRESETS
 
 _TRAIN_NAMES = {"train", "TrainResult", "TrainState", "set_threads", "METRICS"}
 
 __all__ = [
+    "ACTIVATIONS",
+    "ARCHS",
+    "INPUT_NORMS",
     "METRICS",
+    "NORMS",
     "OPTIMIZERS",
     "PLACEMENTS",
+    "PRESETS",
     "DatasetError",
     "FashionMNIST",
+    "ModelDescription",
     "ParamCounts",
     "Split",
     "TrainResult",
@@ -31,7 +44,7 @@ __all__ = [
     "build_optimizer",
     "check_param",
     "count_params",
-    "get_placement",
+    "describe_model",
     "load_fashion_mnist",
     "set_threads",
     "train",

@@ -1,96 +1,90 @@
-"""The model variants: a registry of batch-normalization placements.
+"""Models composed from the registries: described without Keras, built with it.
 
-Each builder takes the `keras.layers` module and the hidden sizes and returns the layers after
-the input. Keras is passed in rather than imported here so the registry's names can be read
-(CLI choices, validation) without paying TensorFlow's start-up.
+bnlab.describe_model(bnlab.TrialConfig(placement="before_activation", norm="layer"))
+bnlab.build_model(bnlab.TrialConfig(arch="cnn", activation="elu"), seed=0)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-NUM_CLASSES = 10
-INPUT_SHAPE = (28, 28)
-DEFAULT_HIDDEN = (300, 100)
+from bnlab.architectures import ARCHS, IMAGE_SIZE
+from bnlab.config import TrialConfig
+from bnlab.layers import Layer
 
-
-def _no_bn(layers, hidden: Sequence[int]) -> list:
-    """The baseline: He-initialised Dense layers with LeakyReLU, no normalization."""
-    stack = [layers.Flatten()]
-    for units in hidden:
-        stack += [layers.Dense(units, kernel_initializer="he_normal"), layers.LeakyReLU()]
-    return stack
-
-
-def _bn_after_activation(layers, hidden: Sequence[int]) -> list:
-    """BN on the input and after every activation (Dense with its activation built in)."""
-    stack = [layers.Flatten(), layers.BatchNormalization()]
-    for units in hidden:
-        stack += [
-            layers.Dense(units, activation="relu", kernel_initializer="he_normal"),
-            layers.BatchNormalization(),
-        ]
-    return stack
-
-
-def _bn_before_activation(layers, hidden: Sequence[int]) -> list:
-    """BN between a bias-free Dense and its activation (BN's beta replaces the bias)."""
-    stack = [layers.Flatten(), layers.BatchNormalization()]
-    for units in hidden:
-        stack += [
-            layers.Dense(units, use_bias=False, kernel_initializer="he_normal"),
-            layers.BatchNormalization(),
-            layers.ReLU(),
-        ]
-    return stack
-
-
-PLACEMENTS: dict[str, Callable[..., list]] = {
-    "none": _no_bn,
-    "after_activation": _bn_after_activation,
-    "before_activation": _bn_before_activation,
-}
-
-
-def get_placement(name: str) -> Callable[..., list]:
-    """The layer builder registered under `name`.
-
-    Raises:
-        ValueError: If `name` is not registered; the message lists the registered names.
-    """
-    if name not in PLACEMENTS:
-        raise ValueError(
-            f"The 'placement' parameter must be one of {sorted(PLACEMENTS)}. Got {name!r} instead."
-        )
-    return PLACEMENTS[name]
-
-
-def build_model(placement: str, hidden: Sequence[int] = DEFAULT_HIDDEN, seed: int | None = None):
-    """A fresh `keras.Sequential` classifier for 28x28 images with the given BN placement.
-
-    Args:
-        placement: A key of `PLACEMENTS`.
-        hidden: Units of each hidden Dense layer.
-        seed: If given, seeds Python, NumPy and TensorFlow first so initial weights repeat.
-    """
-    import keras
-
-    builder = get_placement(placement)
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    layers = [keras.Input(INPUT_SHAPE), *builder(keras.layers, hidden)]
-    layers.append(keras.layers.Dense(NUM_CLASSES, activation="softmax"))
-    return keras.Sequential(layers, name=placement)
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
+ARROW = " -> "
 
 
 @dataclass(frozen=True)
 class ParamCounts:
-    """Parameter accounting; non-trainable are BN's moving mean and variance."""
+    """Parameter accounting; non-trainable are BN's moving statistics."""
 
     total: int
     trainable: int
     non_trainable: int
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """A model's layers after the input, and their parameter counts."""
+
+    layers: tuple[Layer, ...]
+
+    @property
+    def params(self) -> ParamCounts:
+        trainable = sum(layer.trainable for layer in self.layers)
+        non_trainable = sum(layer.non_trainable for layer in self.layers)
+        return ParamCounts(trainable + non_trainable, trainable, non_trainable)
+
+    def line(self) -> str:
+        """The layers in one line: 'Flatten -> Dense(300) -> ReLU -> ... -> Dense(10, softmax)'."""
+        return ARROW.join(layer.label for layer in self.layers)
+
+
+def _config(config: TrialConfig | str | None, fields: dict) -> TrialConfig:
+    if config is None:
+        return TrialConfig(**fields)
+    if isinstance(config, TrialConfig):
+        return config.replace(**fields) if fields else config
+    if isinstance(config, str):
+        return TrialConfig(placement=config, **fields)
+    raise TypeError(
+        "The 'config' parameter must be a bnlab.TrialConfig, a placement name (str) or None. "
+        f"Got {type(config).__name__} {config!r:.80} instead."
+    )
+
+
+def describe_model(config: TrialConfig | str | None = None, **fields) -> ModelDescription:
+    """The layers of a model and their parameter counts, without TensorFlow.
+
+    Args:
+        config: A `TrialConfig`, a placement name, or None for `TrialConfig(**fields)`.
+        **fields: `TrialConfig` fields to set or change (e.g. `norm="layer"`, `preset="seed"`).
+    """
+    config = _config(config, fields)
+    return ModelDescription(tuple(ARCHS[config.arch](config)))
+
+
+def build_model(config: TrialConfig | str | None = None, seed: int | None = None, **fields):
+    """A fresh `keras.Sequential` classifier for 28x28 images.
+
+    Args:
+        config: A `TrialConfig`, a placement name, or None for `TrialConfig(**fields)`.
+        seed: If given, seeds Python, NumPy and TensorFlow first so initial weights repeat.
+        **fields: `TrialConfig` fields to set or change (e.g. `hidden=(64,)`, `preset="seed"`).
+    """
+    import keras
+
+    config = _config(config, fields)
+    description = describe_model(config)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    layers = [
+        keras.Input(INPUT_SHAPE),
+        *(layer.build(keras.layers) for layer in description.layers),
+    ]
+    return keras.Sequential(layers, name=config.placement)
 
 
 def count_params(model) -> ParamCounts:

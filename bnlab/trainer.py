@@ -19,7 +19,7 @@ import tensorflow as tf
 from bnlab.config import TrialConfig
 from bnlab.data import FashionMNIST
 from bnlab.loop import CompiledLoop
-from bnlab.models import ParamCounts, build_model, count_params
+from bnlab.models import ParamCounts, build_model, count_params, describe_model
 from bnlab.optimizers import build_optimizer
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -154,8 +154,7 @@ def _restore(model, state: TrainState, config: TrialConfig) -> None:
     if [tuple(w.shape) for w in state.weights] != expected:
         raise ValueError(
             "The 'initial_state' weights do not fit this model "
-            f"(placement {config.placement!r}, hidden {config.hidden}): was it saved from "
-            "another configuration?"
+            f"({describe_model(config).line()}): was it saved from another configuration?"
         )
     model.set_weights(state.weights)
     model.optimizer.build(model.trainable_variables)
@@ -222,7 +221,7 @@ def train(
         data = data.subset(*config.subset)
     keras.backend.clear_session()  # a process running trial after trial starts each one clean
 
-    model = build_model(config.placement, config.hidden, seed=config.seed)
+    model = build_model(config, seed=config.seed)
     model.compile(
         optimizer=build_optimizer(config.optimizer, config.lr),
         loss="sparse_categorical_crossentropy",

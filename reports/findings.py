@@ -10,25 +10,10 @@ import math
 
 import pandas as pd
 
-from reports.stats import ALPHA, BASELINE, CONTEXT_KEYS
-
-
-def fmt_p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
-def fmt_num(value: float, digits: int = 3) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def fmt_ci(low: float, high: float, digits: int = 3) -> str:
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "no CI with one seed"
-    return f"95% CI {low:.{digits}f} to {high:.{digits}f}"
+from reports import factor_findings
+from reports.contexts import CONTEXT_KEYS
+from reports.stats import ALPHA, BASELINE
+from reports.wording import context_label, fmt_ci, fmt_num, fmt_p
 
 
 def _outcome_words(outcome: str) -> str:
@@ -63,10 +48,18 @@ def _difference(row) -> str:
     )
 
 
-def _context_label(keys: dict) -> str:
+def confound_sentence(best_comparisons: pd.DataFrame) -> str | None:
+    """The warning that opens a context whose placements differ in more than the placement."""
+    differing = best_comparisons[best_comparisons["also_differs"].fillna("") != ""]
+    if differing.empty:
+        return None
+    pairs = "; ".join(
+        f"{row['placement_a']} vs {row['placement_b']}: {row['also_differs']}"
+        for _, row in differing.iterrows()
+    )
     return (
-        f"batch {keys['batch_size']}, {keys['optimizer']}, hidden {keys['hidden']}, "
-        f"{keys['epochs']} epochs"
+        "Caution: these placements differ in more than where the normalization sits, so every "
+        f"comparison between them below mixes those differences in ({pairs})."
     )
 
 
@@ -195,7 +188,7 @@ def learning_rate_role(interaction: pd.DataFrame, comparisons: pd.DataFrame) -> 
             else "no evidence that the learning rate changes how the placements compare"
         )
         sentences.append(
-            f"Over {row['scope']} ({int(row['n_lrs'])} of them): {verdict} (placement x "
+            f"Over {row['scope']} ({int(row['n_levels'])} of them): {verdict} (placement x "
             f"learning-rate interaction, two-way ANOVA with seeds as blocks, "
             f"F={row['f_value']:.2f}, {fmt_p(row['p_value'])})."
         )
@@ -235,20 +228,20 @@ def stable_learning_rates(stable: pd.DataFrame) -> str | None:
     return "Largest stable learning rate: " + "; ".join(parts) + "."
 
 
-def answer(
-    comparisons: pd.DataFrame,
-    best: pd.DataFrame,
-    best_comparisons: pd.DataFrame,
-    stable: pd.DataFrame,
-    interaction: pd.DataFrame,
-) -> list[str]:
-    """The page's first section: the answer, for each study context in the run."""
+def answer(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """The page's first section: the answer, for each study context in the run, then the other
+    factors' effects. `frames`: what `reports.analysis.analyze` computed."""
+    best, best_comparisons = frames["best_lr"], frames["best_lr_comparisons"]
+    comparisons, stable = frames["comparisons"], frames["stable_lr"]
+    interaction = _lr_rows(frames["interaction"])
     if best.empty:
         return ["No trial has finished yet: nothing to conclude."]
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
     sentences = []
     for keys in contexts:
-        lines = best_placement(_by_context(best, keys), _by_context(best_comparisons, keys))
+        versus = _by_context(best_comparisons, keys)
+        lines = [confound_sentence(versus)]
+        lines += best_placement(_by_context(best, keys), versus)
         here = _by_context(comparisons, keys)
         pairs = here[["placement_a", "placement_b"]].drop_duplicates()
         bn_pairs = pairs[(pairs["placement_a"] != BASELINE) & (pairs["placement_b"] != BASELINE)]
@@ -256,33 +249,43 @@ def answer(
             lines.append(pair_across_lrs(here, pair["placement_a"], pair["placement_b"]))
         lines += learning_rate_role(_by_context(interaction, keys), here)
         lines.append(stable_learning_rates(_by_context(stable, keys)))
-        prefix = f"[{_context_label(keys)}] " if len(contexts) > 1 else ""
+        prefix = f"[{context_label(keys)}] " if len(contexts) > 1 else ""
         sentences += [prefix + line for line in lines if line]
-    return sentences
+    return sentences + factor_findings.sentences(frames)
 
 
-def summary(
-    best: pd.DataFrame,
-    best_comparisons: pd.DataFrame,
-    stable: pd.DataFrame,
-    interaction: pd.DataFrame,
-) -> list[str]:
+def _plainness(keys: dict) -> tuple:
+    """Sorts the contexts the summary may speak of: BN's own question first, then the rest."""
+    return (
+        bool(keys["preset"]),
+        keys["norm"] != "batch",
+        keys["arch"] != "mlp",
+        *map(str, keys.values()),
+    )
+
+
+def _lr_rows(interaction: pd.DataFrame) -> pd.DataFrame:
+    return interaction[interaction["factor"] == "lr"] if not interaction.empty else interaction
+
+
+def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     """The answer in three short lines for a terminal: placement, learning rate, stability.
 
-    With several study contexts (batch sizes, optimizers, hidden sizes) it speaks of the first
-    and says so; the report has them all.
+    The first names the context it speaks of; with several it speaks of the plainest (batch
+    norm, no preset, see `_plainness`) and says how many there are (the report has them all).
     """
+    best = frames["best_lr"]
     if best.empty:
         return ["No trial has finished yet: nothing to conclude."]
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
-    keys = contexts[0]
+    keys = min(contexts, key=_plainness)
     lines = [
-        _placement_line(_by_context(best, keys), _by_context(best_comparisons, keys)),
-        _learning_rate_line(_by_context(interaction, keys)),
-        _stability_line(_by_context(stable, keys)),
+        _placement_line(_by_context(best, keys), _by_context(frames["best_lr_comparisons"], keys)),
+        _learning_rate_line(_by_context(_lr_rows(frames["interaction"]), keys)),
+        _stability_line(_by_context(frames["stable_lr"], keys)),
     ]
-    if len(contexts) > 1:
-        lines[0] = f"[{_context_label(keys)}, 1 of {len(contexts)} contexts] {lines[0]}"
+    more = f"; 1 of {len(contexts)} settings, the report has all" if len(contexts) > 1 else ""
+    lines[0] = lines[0].replace("Placement: ", f"Placement [{context_label(keys)}{more}]: ", 1)
     return lines
 
 
@@ -302,6 +305,9 @@ def _placement_line(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> str:
         verdict = (
             f"better, Holm {fmt_p(row['p_holm'])}" if row["significant"] else _needed(row, "; {}")
         )
+        if row.get("also_differs"):
+            fields = ", ".join(part.split()[0] for part in row["also_differs"].split("; "))
+            verdict += f"; confounded: they also differ in {fields}"
         versus.append((row, f"vs {row['placement_b']} {row['mean_diff']:+.3f} ({verdict})"))
     clearly = versus and all(row["significant"] for row, _ in versus)
     lead = "best" if clearly else "highest, not clearly best"
@@ -324,7 +330,7 @@ def _learning_rate_line(interaction: pd.DataFrame) -> str:
         if row["p_value"] < ALPHA
         else "no evidence that it changes how the placements compare"
     )
-    n = int(row["n_lrs"])
+    n = int(row["n_levels"])
     scope = (
         f"all {n} learning rates"
         if row["scope"] == "all learning rates"

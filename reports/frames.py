@@ -18,11 +18,23 @@ import pandas as pd
 from reports.atomic import atomic_path
 
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"]
-CONFIG_COLUMNS = ["placement", "lr", "seed", "batch_size", "optimizer", "hidden", "epochs"]
+# One column per axis of the grid. Sizes read as on the command line ('300x100'); an axis a
+# model does not use is '' (the cnn's hidden sizes, the mlp's conv sizes, no preset), and a
+# model without normalization has norm 'none'.
+MODEL_COLUMNS = ["arch", "hidden", "conv", "norm", "activation", "input_norm", "preset"]
+CONFIG_COLUMNS = ["placement", "lr", "seed", *MODEL_COLUMNS, "batch_size", "optimizer", "epochs"]
+REQUIRED_PARAMS = ["placement", "lr", "seed", "batch_size", "optimizer", "hidden", "epochs"]
+# Runs made before models were composed hold the reference notebook's models: the seed preset.
+_LEGACY_SEED = {
+    "none": {"activation": "leaky_relu", "input_norm": "none", "norm": "none"},
+    "after_activation": {"activation": "relu", "input_norm": "batch", "norm": "batch"},
+    "before_activation": {"activation": "relu", "input_norm": "batch", "norm": "batch"},
+}
 HISTORY_COLUMNS = ["trial_id", *CONFIG_COLUMNS, "epoch", *METRICS, "epoch_seconds"]
 TRIAL_COLUMNS = [
     "trial_id",
     *CONFIG_COLUMNS,
+    "groups",
     "subset",
     "status",
     "epochs_run",
@@ -86,22 +98,33 @@ def _read_params(folder: Path) -> tuple[dict | None, str]:
         params = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         return None, f"params.json is damaged ({err})"
+    if isinstance(params, dict) and isinstance(params.get("trial"), dict):
+        params = params["trial"]  # the sweep's Tune config: {"trial": TrialConfig.to_dict()}
     if not isinstance(params, dict):
         return None, "params.json is not a JSON object"
-    missing = [k for k in CONFIG_COLUMNS if k not in params]
+    missing = [k for k in REQUIRED_PARAMS if k not in params]
     if missing:
         return None, f"params.json lacks {', '.join(missing)}"
     return params, ""
 
 
 def _config(params: dict) -> dict:
+    placement = str(params["placement"])
+    if "arch" not in params:
+        params = {**params, "arch": "mlp", "preset": "seed", **_LEGACY_SEED.get(placement, {})}
     return {
-        "placement": str(params["placement"]),
+        "placement": placement,
         "lr": float(params["lr"]),
         "seed": int(params["seed"]),
+        "arch": str(params["arch"]),
+        "hidden": hidden_label(params["hidden"]),
+        "conv": hidden_label(params.get("conv") or ()),
+        "norm": str(params["norm"]),
+        "activation": str(params["activation"]),
+        "input_norm": str(params["input_norm"]),
+        "preset": str(params.get("preset") or ""),
         "batch_size": int(params["batch_size"]),
         "optimizer": str(params["optimizer"]),
-        "hidden": hidden_label(params["hidden"]),
         "epochs": int(params["epochs"]),
     }
 
@@ -213,6 +236,7 @@ def _trial_row(folder, trial_id, params, config, results, epochs) -> dict:
     return {
         "trial_id": trial_id,
         **config,
+        "groups": params.get("groups"),
         "subset": None if subset is None else hidden_label(subset).replace("x", ","),
         "status": status,
         "epochs_run": len(epochs),

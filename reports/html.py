@@ -17,13 +17,14 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from reports import findings, plots
+from reports import findings, plots, tables
+from reports.analysis import THRESHOLD, analyze
 from reports.atomic import atomic_path, write_text
+from reports.contexts import CONTEXT_KEYS
 from reports.frames import export_frames, load_frames
-from reports.selection import STABLE_MIN_ACCURACY, best_lr, best_lr_comparisons, stable_lr
-from reports.stats import CHANCE, interaction, pairwise_comparisons, scored, summarize
+from reports.selection import STABLE_MIN_ACCURACY
+from reports.stats import CHANCE
 
-THRESHOLD = 0.8
 PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "seaborn"]  # fmt: skip
 FIGURES = {
     "final_vs_lr": ("Accuracy vs learning rate", "Final validation accuracy against learning rate on a log axis, per placement: every seed as a point, the mean with a 95% CI, diverged trials as crosses at chance and each placement's largest stable learning rate as a dotted line."),
@@ -33,7 +34,6 @@ FIGURES = {
     "cost": ("Cost", "Bar charts of seconds per epoch per placement and of trainable and non-trainable parameter counts."),
     "loss": ("Over- and under-fitting", "Train and validation loss per epoch for the best configuration of each placement."),
 }  # fmt: skip
-PROBLEM_COLUMNS = ["placement", "lr", "seed", "status", "epochs_run", "final_loss", "problem", "trial_dir"]  # fmt: skip
 
 
 def _versions() -> dict[str, str]:
@@ -44,137 +44,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def _num(value, digits: int = 3) -> str:
-    return findings.fmt_num(float(value), digits) if pd.notna(value) else "n/a"
-
-
-def _ci(low, high) -> str:
-    if pd.isna(low) or pd.isna(high):
-        return "n/a"
-    return f"{low:.3f} to {high:.3f}"
-
-
-def _seeds_needed(row) -> str:
-    if row["significant"]:
-        return "settled"
-    return f"{int(row['seeds_needed'])}" if pd.notna(row["seeds_needed"]) else "n/a"
-
-
-def _comparison_cells(row) -> dict:
-    return {
-        "A": row["placement_a"],
-        "B": row["placement_b"],
-        "seed pairs": int(row["n_pairs"]),
-        "A - B": f"{row['mean_diff']:+.4f}" if pd.notna(row["mean_diff"]) else "n/a",
-        "95% CI": _ci(row["diff_ci_low"], row["diff_ci_high"]),
-        "p (paired t)": findings.fmt_p(row["p_value"]),
-        "p (Holm)": findings.fmt_p(row["p_holm"]),
-        "P(A > B)": _num(row["prob_improvement"], 2),
-        "P 95% CI": _ci(row["prob_ci_low"], row["prob_ci_high"]),
-        "seeds for 80% power": _seeds_needed(row),
-        "note": row["note"],
-    }
-
-
-def _table(rows: list[dict]) -> str:
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return "<p>Nothing to show yet.</p>"
-    return frame.to_html(index=False, na_rep="n/a", border=0, classes="data", escape=True)
-
-
-def _tables(frames: dict, problems: pd.DataFrame) -> dict:
-    summary, comparisons, stable, inter = (
-        frames["summary"], frames["comparisons"], frames["stable_lr"], frames["interaction"]
-    )  # fmt: skip
-    best, best_comparisons = frames["best_lr"], frames["best_lr_comparisons"]
-    return {
-        "best": _table(
-            [
-                {
-                    "placement": r["placement"],
-                    "learning rate chosen (per seed)": r["chosen_lrs"],
-                    "val accuracy": _num(r["val_accuracy_mean"]),
-                    "test accuracy": _num(r["test_accuracy_mean"]),
-                    "test 95% CI": _ci(r["test_accuracy_ci_low"], r["test_accuracy_ci_high"]),
-                }
-                for _, r in best.iterrows()
-            ]
-        ),
-        "best_comparisons": _table([_comparison_cells(r) for _, r in best_comparisons.iterrows()]),
-        "stable": _table(
-            [
-                {
-                    "placement": r["placement"],
-                    "largest stable lr": f"{r['largest_stable_lr']:g}"
-                    if pd.notna(r["largest_stable_lr"])
-                    else "none",
-                    "first unstable lr above it": f"{r['unstable_from']:g}"
-                    if pd.notna(r["unstable_from"])
-                    else "none in the grid",
-                    "what happened there": r["unstable_outcome"],
-                    "learning rates tested": r["lrs_tested"],
-                }
-                for _, r in stable.iterrows()
-            ]
-        ),
-        "interaction": _table(
-            [
-                {
-                    "scope": r["scope"],
-                    "placements": int(r["n_placements"]),
-                    "learning rates": int(r["n_lrs"]),
-                    "seeds": int(r["n_seeds"]),
-                    "F": _num(r["f_value"], 2),
-                    "df": f"{r['df']:g}, {r['df_resid']:g}" if pd.notna(r["df"]) else "n/a",
-                    "p": findings.fmt_p(r["p_value"]),
-                    "note": r["note"],
-                }
-                for _, r in inter.iterrows()
-            ]
-        ),
-        "comparisons": _table(
-            [
-                {"lr": f"{r['lr']:g}", **_comparison_cells(r), "outcomes": _outcomes(r)}
-                for _, r in comparisons.iterrows()
-            ]
-        ),
-        "summary": _table(
-            [
-                {
-                    "placement": r["placement"],
-                    "lr": f"{r['lr']:g}",
-                    "seeds": int(r["n_seeds"]),
-                    "outcome": r["outcome"],
-                    "final val accuracy": "diverged"
-                    if r["outcome"] == "diverged"
-                    else _num(r["final_val_accuracy_mean"], 4),
-                    "95% CI": "diverged"
-                    if r["outcome"] == "diverged"
-                    else _ci(r["final_val_accuracy_ci_low"], r["final_val_accuracy_ci_high"]),
-                    "test accuracy": "diverged"
-                    if r["outcome"] == "diverged"
-                    else _num(r["test_accuracy_mean"], 4),
-                    f"epochs to {THRESHOLD:g}": _num(r[f"epochs_to_{THRESHOLD:g}"], 1),
-                    "s / epoch": _num(r["epoch_seconds_mean"], 2),
-                    "setup": f"{r['optimizer']}, batch {r['batch_size']}, {r['hidden']}, "
-                    f"{r['epochs']} epochs",
-                }
-                for _, r in summary.iterrows()
-            ]
-        ),
-        "problems": problems[PROBLEM_COLUMNS].to_html(
-            index=False, na_rep="", border=0, classes="data", float_format=lambda v: f"{v:.4g}"
-        ),
-    }
-
-
-def _outcomes(row) -> str:
-    if row["outcome_a"] == row["outcome_b"] == "stable":
-        return "both stable"
-    return f"A {row['outcome_a']}; B {row['outcome_b']}"
 
 
 def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | None) -> dict:
@@ -214,9 +83,47 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
     }
 
 
+def _varying(trials: pd.DataFrame) -> list[str]:
+    """The context axes with more than one value in the run (a baseline's norm aside)."""
+    normed = trials[trials["norm"] != "none"] if "norm" in trials else trials
+    return [
+        k
+        for k in CONTEXT_KEYS
+        if k in trials and (normed if k == "norm" else trials)[k].nunique() > 1
+    ]
+
+
+def _labelled(frames: dict) -> dict:
+    """With several contexts, each model is drawn as its own line: its placement with the
+    values that vary in the run ('before_activation elu 64')."""
+    trials = frames["trials"]
+    varying = _varying(trials)
+    if not varying:
+        return frames
+    unnormalized = set(trials.loc[trials["norm"] == "none", "placement"])
+
+    def label(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        words = frame[column].astype(str)
+        for key in varying:
+            values = frame[key].astype(str)
+            if key == "norm":  # a baseline shared by every norm kind's context has none
+                values = values.where(~frame[column].isin(unnormalized), "")
+            words = words + " " + values
+        return frame.assign(**{column: words.str.split().str.join(" ")})
+
+    drawn = dict(frames)
+    for name in ("scored", "history", "summary", "stable_lr"):
+        drawn[name] = label(frames[name], "placement") if not frames[name].empty else frames[name]
+    comparisons = frames["comparisons"]
+    if not comparisons.empty:
+        drawn["comparisons"] = label(label(comparisons, "placement_a"), "placement_b")
+    return drawn
+
+
 def _draw(folder: Path, frames: dict) -> list[dict]:
     if frames["summary"].empty:
         return []
+    frames = _labelled(frames)
     makers = {
         "final_vs_lr": lambda: plots.final_vs_lr(frames["scored"], frames["stable_lr"]),
         "gain_per_lr": lambda: plots.gain_per_lr(frames["comparisons"]),
@@ -240,25 +147,12 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
 
 def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Every frame the report shows, computed from the stored run."""
-    history, trials = load_frames(run_dir)
-    return {
-        "history": history,
-        "trials": trials,
-        "scored": scored(trials),
-        "summary": summarize(trials, history, THRESHOLD),
-        "comparisons": pairwise_comparisons(trials),
-        "best_lr": best_lr(trials),
-        "best_lr_comparisons": best_lr_comparisons(trials),
-        "stable_lr": stable_lr(trials),
-        "interaction": interaction(trials),
-    }
+    return analyze(*load_frames(run_dir))
 
 
 def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     """The answer in three lines for a terminal, from the frames `compute` made."""
-    return findings.summary(
-        frames["best_lr"], frames["best_lr_comparisons"], frames["stable_lr"], frames["interaction"]
-    )
+    return findings.summary(frames)
 
 
 def write_report(
@@ -285,10 +179,7 @@ def write_report(
     figures = _draw(folder, frames)
     trials = frames["trials"]
     problems = trials[trials["status"] != "completed"]
-    answer = findings.answer(
-        frames["comparisons"], frames["best_lr"], frames["best_lr_comparisons"],
-        frames["stable_lr"], frames["interaction"],
-    )  # fmt: skip
+    answer = findings.answer(frames)
     env = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"), autoescape=True)
     page = env.get_template("report.html").render(
         name=run_dir.name,
@@ -296,7 +187,7 @@ def write_report(
         n_trials=len(trials),
         answer=answer,
         figures=figures,
-        tables=_tables(frames, problems),
+        tables=tables.render(frames, problems),
         n_problems=len(problems),
         threshold=THRESHOLD,
         chance=CHANCE,

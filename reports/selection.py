@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
 from reports.stats import (
-    CONTEXT_KEYS,
     adjust_family,
     cell_outcome,
     mean_ci,
@@ -33,10 +33,13 @@ def best_lr_choices(trials: pd.DataFrame) -> pd.DataFrame:
     """
     ended = scored(trials)
     columns = [*CONTEXT_KEYS, "placement", "seed", "lr", "val_score", "test_score", "status"]
-    if ended.empty:
+    chosen = []
+    for _, study in contexts(ended):
+        ordered = study.sort_values(["val_score", "lr"], ascending=[False, True], kind="stable")
+        chosen.append(ordered.groupby(["placement", "seed"], sort=True).head(1))
+    if not chosen:
         return pd.DataFrame(columns=columns)
-    ordered = ended.sort_values(["val_score", "lr"], ascending=[False, True], kind="stable")
-    best = ordered.groupby([*CONTEXT_KEYS, "placement", "seed"], sort=True).head(1)
+    best = pd.concat(chosen)
     return best.sort_values([*CONTEXT_KEYS, "placement", "seed"])[columns].reset_index(drop=True)
 
 
@@ -81,22 +84,26 @@ def best_lr_comparisons(trials: pd.DataFrame) -> pd.DataFrame:
     Paired by seed; the same columns as `stats.pairwise_comparisons` but without `lr` (each
     side brings its own) and with its own Holm family.
     """
-    choices = best_lr_choices(trials)
+    ended = scored(trials)
     rows = []
-    for keys, study in choices.groupby(CONTEXT_KEYS, sort=True):
-        by_seed = study.pivot_table(index="seed", columns="placement", values="test_score")
-        for a, b in placement_pairs(study["placement"]):
+    for context, study in contexts(ended):
+        real = real_values(study, ended)
+        choices = best_lr_choices(study)
+        by_seed = choices.pivot_table(index="seed", columns="placement", values="test_score")
+        for a, b in placement_pairs(choices["placement"]):
             pairs = by_seed[[a, b]].dropna()
             rows.append(
                 {
-                    **dict(zip(CONTEXT_KEYS, keys, strict=True)),
+                    **context,
                     "placement_a": a,
                     "placement_b": b,
+                    "also_differs": also_differs(real, a, b),
                     **paired_test(pairs[a], pairs[b]),
                 }
             )
     frame = pd.DataFrame(
-        rows, columns=None if rows else [*CONTEXT_KEYS, "placement_a", "placement_b"]
+        rows,
+        columns=None if rows else [*CONTEXT_KEYS, "placement_a", "placement_b", "also_differs"],
     )
     return frame if frame.empty else adjust_family(frame)
 
@@ -113,7 +120,12 @@ def stable_lr(trials: pd.DataFrame, min_accuracy: float = STABLE_MIN_ACCURACY) -
     """
     ended = scored(trials)
     rows = []
-    for keys, group in ended.groupby([*CONTEXT_KEYS, "placement"], sort=True):
+    per_placement = [
+        ({**context, "placement": placement}, group)
+        for context, study in contexts(ended)
+        for placement, group in study.groupby("placement", sort=True)
+    ]
+    for keys, group in per_placement:
         cells = []
         for lr, cell in group.groupby("lr", sort=True):
             n_diverged = int((cell["status"] == "diverged").sum())
@@ -128,7 +140,7 @@ def stable_lr(trials: pd.DataFrame, min_accuracy: float = STABLE_MIN_ACCURACY) -
         above = [(lr, outcome) for lr, ok, outcome in cells if not ok and not lr < largest]
         rows.append(
             {
-                **dict(zip([*CONTEXT_KEYS, "placement"], keys, strict=True)),
+                **keys,
                 "largest_stable_lr": largest,
                 "unstable_from": above[0][0] if above else np.nan,
                 "unstable_outcome": above[0][1] if above else "",

@@ -20,13 +20,13 @@ from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
+from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
+
 CONFIDENCE = 0.95
 ALPHA = 0.05
 POWER = 0.8
 CHANCE = 0.1  # ten balanced classes
 BASELINE = "none"
-# A study's context: every config field but the placement, the learning rate and the seed.
-CONTEXT_KEYS = ["batch_size", "optimizer", "hidden", "epochs"]
 GROUP_KEYS = ["placement", "lr", *CONTEXT_KEYS]
 ENDED = ("completed", "diverged")  # trials whose numbers count; running/errored are listed only
 BOOTSTRAP_RESAMPLES = 9999
@@ -212,7 +212,7 @@ def adjust_family(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-COMPARISON_KEYS = ["lr", "placement_a", "placement_b", *CONTEXT_KEYS]
+COMPARISON_KEYS = ["lr", *CONTEXT_KEYS, "placement_a", "placement_b", "also_differs"]
 
 
 def _outcomes(cell: pd.DataFrame) -> dict[str, str]:
@@ -223,29 +223,35 @@ def _outcomes(cell: pd.DataFrame) -> dict[str, str]:
 def pairwise_comparisons(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
     """Every pair of placements at every learning rate, paired by seed.
 
-    One row per (learning rate, placement A, placement B, context) with `paired_test`'s
+    Pairs are made only within one context (`reports.contexts`): the two placements share every
+    other axis, or `also_differs` names what else differs (a preset's models).
+
+    One row per (learning rate, context, placement A, placement B) with `paired_test`'s
     columns, `outcome_a` / `outcome_b` (stable, diverged, ...), p_holm (Holm across the whole
     table), significant, and seeds_needed for the comparisons that are not significant.
     Scores are final val_accuracy by default (`score="test"` for test accuracy).
     """
     ended = scored(trials)
     rows = []
-    for keys, cell in ended.groupby(["lr", *CONTEXT_KEYS], sort=True):
-        context = dict(zip(["lr", *CONTEXT_KEYS], keys, strict=True))
-        outcomes = _outcomes(cell)
-        by_seed = cell.pivot_table(index="seed", columns="placement", values=f"{score}_score")
-        for a, b in placement_pairs(cell["placement"]):
-            pairs = by_seed[[a, b]].dropna()
-            rows.append(
-                {
-                    **context,
-                    "placement_a": a,
-                    "placement_b": b,
-                    "outcome_a": outcomes[a],
-                    "outcome_b": outcomes[b],
-                    **paired_test(pairs[a], pairs[b]),
-                }
-            )
+    for context, study in contexts(ended):
+        real = real_values(study, ended)
+        for lr, cell in study.groupby("lr", sort=True):
+            outcomes = _outcomes(cell)
+            by_seed = cell.pivot_table(index="seed", columns="placement", values=f"{score}_score")
+            for a, b in placement_pairs(cell["placement"]):
+                pairs = by_seed[[a, b]].dropna()
+                rows.append(
+                    {
+                        "lr": lr,
+                        **context,
+                        "placement_a": a,
+                        "placement_b": b,
+                        "also_differs": also_differs(real, a, b),
+                        "outcome_a": outcomes[a],
+                        "outcome_b": outcomes[b],
+                        **paired_test(pairs[a], pairs[b]),
+                    }
+                )
     frame = pd.DataFrame(rows, columns=None if rows else [*COMPARISON_KEYS, "n_pairs", "p_holm"])
     return adjust_family(frame)
 
@@ -259,36 +265,39 @@ def interaction(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
     so divergence alone cannot make the interaction.
 
     Returns:
-        One row per context and scope: n_placements, n_lrs, n_seeds, f_value, df, df_resid,
+        One row per context and scope: n_placements, n_levels, n_seeds, f_value, df, df_resid,
         p_value, and a note where the design cannot be tested.
     """
     ended = scored(trials)
     rows = []
-    for keys, study in ended.groupby(CONTEXT_KEYS, sort=True):
-        context = dict(zip(CONTEXT_KEYS, keys, strict=True))
+    for context, study in contexts(ended):
         diverged_lrs = set(study.loc[study["status"] == "diverged", "lr"])
         stable = study[~study["lr"].isin(diverged_lrs)]
         scopes = [("all learning rates", study)]
         if diverged_lrs and stable["lr"].nunique() >= 2:
             scopes.append(("learning rates where no placement diverged", stable))
         for scope, frame in scopes:
-            rows.append({**context, "scope": scope, **_anova_interaction(frame, score)})
-    columns = [*CONTEXT_KEYS, "scope", "p_value", "note"]
+            row = anova_interaction(frame, f"{score}_score", "lr", "learning rates")
+            rows.append({"factor": "lr", **context, "scope": scope, **row})
+    columns = ["factor", *CONTEXT_KEYS, "scope", "p_value", "note"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 
 
-def _anova_interaction(frame: pd.DataFrame, score: str) -> dict:
+def anova_interaction(frame: pd.DataFrame, score: str, factor: str, levels: str) -> dict:
+    """Placement x `factor` interaction: `score ~ C(placement) * C(factor) + C(seed)`."""
     data = pd.DataFrame(
         {
-            "y": frame[f"{score}_score"].to_numpy(float),
+            "y": frame[score].to_numpy(float),
             "placement": frame["placement"].astype(str).to_numpy(),
-            "lr": frame["lr"].map(lambda v: f"{v:g}").to_numpy(),
+            "level": frame[factor]
+            .map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+            .to_numpy(),
             "seed": frame["seed"].astype(str).to_numpy(),
         }
     )
     row = {
         "n_placements": data["placement"].nunique(),
-        "n_lrs": data["lr"].nunique(),
+        "n_levels": data["level"].nunique(),
         "n_seeds": data["seed"].nunique(),
         "f_value": np.nan,
         "df": np.nan,
@@ -296,10 +305,10 @@ def _anova_interaction(frame: pd.DataFrame, score: str) -> dict:
         "p_value": np.nan,
         "note": "",
     }
-    if row["n_placements"] < 2 or row["n_lrs"] < 2:
-        row["note"] = "needs at least 2 placements and 2 learning rates"
+    if row["n_placements"] < 2 or row["n_levels"] < 2:
+        row["note"] = f"needs at least 2 placements and 2 {levels}"
         return row
-    fit = ols("y ~ C(placement) * C(lr) + C(seed)", data=data).fit()
+    fit = ols("y ~ C(placement) * C(level) + C(seed)", data=data).fit()
     if fit.df_resid < 1:
         row["note"] = "needs at least 2 seeds per cell"
         return row
@@ -307,7 +316,7 @@ def _anova_interaction(frame: pd.DataFrame, score: str) -> dict:
         row["note"] = "every seed gave the same score: no variance to test"
         return row
     table = anova_lm(fit, typ=2)
-    term = table.loc["C(placement):C(lr)"]
+    term = table.loc["C(placement):C(level)"]
     row.update(
         f_value=float(term["F"]),
         df=float(term["df"]),

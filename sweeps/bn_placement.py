@@ -17,10 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bnlab import DatasetError, load_fashion_mnist
+from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
 from reports.console import say
+from sweeps.grid import model_label
 from sweeps.run_folder import SPEC_FILE, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
 
@@ -39,16 +40,28 @@ def print_plan(spec: SweepSpec, every_trial: bool = True) -> None:
         f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}",
     ]
     if every_trial:
+        models = {}
+        for config in spec.variants():
+            models[tuple(config.model_fields.values())] = f"m{len(models) + 1}"
+            lines.append(f"{models[tuple(config.model_fields.values())]:<5} {_model_line(config)}")
         lines.append(
-            f"{'#':>3}  {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} {'batch':>5} "
-            f"{'optimizer':<9} hidden"
+            f"{'#':>3}  {'model':<5} {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} "
+            f"{'batch':>5} optimizer"
         )
         lines += [
-            f"{i:>3}  {c.placement:<18} {c.lr:>8g} {c.seed:>4} {c.epochs:>6} "
-            f"{c.batch_size:>5} {c.optimizer:<9} {'x'.join(map(str, c.hidden))}"
+            f"{i:>3}  {models[tuple(c.model_fields.values())]:<5} {c.placement:<18} {c.lr:>8g} "
+            f"{c.seed:>4} {c.epochs:>6} {c.batch_size:>5} {c.optimizer}"
             for i, c in enumerate(configs)
         ]
     say(*lines)
+
+
+def _model_line(config) -> str:
+    """A model's words, layers and parameter count on one line."""
+    description = describe_model(config)
+    params = description.params
+    frozen = f" ({params.non_trainable:,} non-trainable)" if params.non_trainable else ""
+    return f"{model_label(config)}: {description.line()}; {params.total:,} parameters{frozen}"
 
 
 def _summary(trials) -> str:

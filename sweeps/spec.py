@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
-import math
 import os
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -21,9 +20,11 @@ from typing import Any
 
 from pyarrow import fs as pafs
 
-from bnlab import OPTIMIZERS, PLACEMENTS, TrialConfig
+from bnlab import TrialConfig
 from reports import storage
 from reports.atomic import report_dir_problem
+from sweeps import grid as grid_flags
+from sweeps.grid import GRID_FIELDS, GRID_FLAGS, QUICK_EPOCHS, QUICK_FIELDS, QUICK_SUBSET, explicit
 from sweeps.run_folder import (
     SPEC_FILE,
     RunFolder,
@@ -32,43 +33,7 @@ from sweeps.run_folder import (
     newest_run,
     read_stored_spec,
 )
-from sweeps.values import (
-    SpecError,
-    check_values,
-    parse_address,
-    parse_list,
-    parse_number,
-    parse_seeds,
-)
-
-DEFAULT_LRS = (1e-3, 1e-2, 1e-1, 1.0, 3.0)  # up to where placements start to diverge
-QUICK_SUBSET = (2000, 500)
-QUICK_EPOCHS = 2
-QUICK_SEEDS = (0, 1)
-# What defines the study's numbers; a resumed run must match these exactly.
-GRID_FIELDS = (
-    "placements",
-    "lrs",
-    "seeds",
-    "epochs",
-    "batch_sizes",
-    "optimizers",
-    "hidden",
-    "subset",
-)
-# The flags that set each grid field (--quick sets three of them at once).
-GRID_FLAGS = {
-    "placements": "--placements",
-    "lrs": "--lrs",
-    "seeds": "--seeds",
-    "epochs": "--epochs",
-    "batch_sizes": "--batch-sizes",
-    "optimizers": "--optimizers",
-    "hidden": "--hidden",
-    "subset": "--subset",
-}
-QUICK_FIELDS = ("seeds", "epochs", "subset")
-MAX_TRIALS = 10000
+from sweeps.values import SpecError, parse_address, parse_number
 
 
 @dataclass(frozen=True)
@@ -100,6 +65,13 @@ class SweepSpec:
     checkpoint_seconds: float = 10.0
     progress_seconds: float = 30.0
     verbose: bool = False
+    archs: tuple[str, ...] = ("mlp",)
+    activations: tuple[str, ...] = ("relu",)
+    norms: tuple[str, ...] = ("batch",)
+    input_norms: tuple[str, ...] = ("none",)
+    conv: tuple[tuple[int, ...], ...] = ((32, 64),)
+    groups: int = grid_flags.DEFAULT_GROUPS
+    preset: str | None = None
 
     @property
     def report_location(self) -> Path:
@@ -125,13 +97,14 @@ class SweepSpec:
 
     def trial_configs(self) -> list[TrialConfig]:
         """Every trial of the grid; every (placement, lr, ...) cell gets the same seeds."""
-        grid = itertools.product(
-            self.placements, self.lrs, self.batch_sizes, self.optimizers, self.hidden, self.seeds
-        )
-        return [
-            TrialConfig(p, lr, seed, self.epochs, bs, opt, hidden, self.subset)
-            for p, lr, bs, opt, hidden, seed in grid
-        ]
+        return grid_flags.trial_configs(self)
+
+    def variants(self) -> list[TrialConfig]:
+        """One config per distinct model of the grid (its first trial's)."""
+        models = {}
+        for config in self.trial_configs():
+            models.setdefault(tuple(config.model_fields.values()), config)
+        return list(models.values())
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -175,26 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    grid = parser.add_argument_group("the grid")
-    grid.add_argument(
-        "--placements",
-        default=",".join(PLACEMENTS),
-        help=f"BN placements, from: {', '.join(sorted(PLACEMENTS))}",
-    )
-    grid.add_argument(
-        "--lrs", default=",".join(str(lr) for lr in DEFAULT_LRS), help="learning rates, > 0"
-    )
-    grid.add_argument("--seeds", default="0-2", help="seeds: ranges and lists, e.g. 0-4 or 0,3,7")
-    grid.add_argument("--epochs", default="10", help="epochs per trial")
-    grid.add_argument("--batch-sizes", default="32", help="batch sizes")
-    grid.add_argument(
-        "--optimizers", default="sgd", help=f"optimizers, from: {', '.join(sorted(OPTIMIZERS))}"
-    )
-    grid.add_argument(
-        "--hidden",
-        default="300x100",
-        help="hidden layer sizes, 'x' between layers, e.g. 300x100,64",
-    )
+    grid_flags.add_arguments(parser)
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
     data.add_argument(
@@ -203,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--quick",
         action="store_true",
-        help=f"try the tool: subset {QUICK_SUBSET}, {QUICK_EPOCHS} epochs, seeds 0-1 "
+        help=f"try the tool: subset {QUICK_SUBSET}, {QUICK_EPOCHS} epochs, seeds "
+        f"{grid_flags.QUICK_SEEDS} "
         "(explicit flags still win)",
     )
     res = parser.add_argument_group("resources")
@@ -254,10 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _explicit(argv: list[str], flag: str) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in argv)
-
-
 def machine_gpus() -> int:
     """GPUs this machine shows (respecting CUDA_VISIBLE_DEVICES), without starting anything."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -279,7 +230,8 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         SpecError: For any bad value; its message names the flag, the value and what is allowed.
     """
     args = build_parser().parse_args(argv)
-    grid = _parse_grid(args, argv)
+    grid = grid_flags.parse_grid(args, argv)
+    grid_flags.check_size(grid)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory.")
 
@@ -351,53 +303,12 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
         spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)
-    _check_grid_size(spec)
     return spec
 
 
-def _parse_grid(args, argv: list[str]) -> dict[str, Any]:
-    quick = args.quick
-    seeds_text = args.seeds if (_explicit(argv, "--seeds") or not quick) else "0-1"
-    epochs_text = args.epochs if (_explicit(argv, "--epochs") or not quick) else str(QUICK_EPOCHS)
-    placements = parse_list("--placements", args.placements, str, f"one of {sorted(PLACEMENTS)}")
-    check_values("--placements", "placement", placements)
-    lrs = parse_list("--lrs", args.lrs, float, "a float in (0, 100]")
-    check_values("--lrs", "lr", lrs)
-    seeds = parse_seeds(seeds_text)
-    check_values("--seeds", "seed", seeds)
-    epochs = parse_number("--epochs", epochs_text, int, 1, "an int >= 1")
-    check_values("--epochs", "epochs", [epochs])
-    batch_sizes = parse_list("--batch-sizes", args.batch_sizes, int, "an int >= 1")
-    check_values("--batch-sizes", "batch_size", batch_sizes)
-    optimizers = parse_list("--optimizers", args.optimizers, str, f"one of {sorted(OPTIMIZERS)}")
-    check_values("--optimizers", "optimizer", optimizers)
-    hidden = parse_list(
-        "--hidden", args.hidden, lambda s: tuple(int(n) for n in s.split("x")), "sizes like 300x100"
-    )
-    check_values("--hidden", "hidden", hidden)
-    subset = QUICK_SUBSET if quick else None
-    if args.subset is not None:
-        subset = parse_list(
-            "--subset", args.subset, int, "N_TRAIN,N_VALIDATION (two ints)", unique=False
-        )
-        if len(subset) != 2:
-            raise SpecError(f"--subset: {args.subset!r} is not N_TRAIN,N_VALIDATION (two ints).")
-    check_values("--subset", "subset", [subset])
-    return {
-        "placements": placements,
-        "lrs": lrs,
-        "seeds": seeds,
-        "epochs": epochs,
-        "batch_sizes": batch_sizes,
-        "optimizers": optimizers,
-        "hidden": hidden,
-        "subset": subset,
-    }
-
-
 def _explicit_grid_fields(argv: list[str]) -> set[str]:
-    fields = {field for field, flag in GRID_FLAGS.items() if _explicit(argv, flag)}
-    return fields | (set(QUICK_FIELDS) if _explicit(argv, "--quick") else set())
+    fields = {field for field, flag in GRID_FLAGS.items() if explicit(argv, flag)}
+    return fields | (set(QUICK_FIELDS) if explicit(argv, "--quick") else set())
 
 
 def _local_run(args) -> tuple[str, RunFolder]:
@@ -454,6 +365,12 @@ def _new_name() -> str:
 def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given: bool, flag: str):
     """The spec to continue `run` with: its stored grid, checked against explicit flags."""
     stored_dict = read_stored_spec(run, flag)
+    if "archs" not in stored_dict:
+        raise SpecError(
+            f"{flag}: run {spec.name!r} was made by an earlier bnlab, whose grid this one cannot "
+            f"continue; its results can still be reported (python -m reports "
+            f"{shlex.quote(run.location)}); start a new run with another --name."
+        )
     try:
         stored = SweepSpec.from_dict(stored_dict)
         stored.trial_configs()  # every stored value must still be a valid config
@@ -463,7 +380,8 @@ def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given
             "be resumed; start a new run with another --name."
         ) from None
     differences = [
-        f"{GRID_FLAGS[field]} {_show(getattr(stored, field))} -> {_show(getattr(spec, field))}"
+        f"{GRID_FLAGS[field]} {grid_flags.show(getattr(stored, field))} -> "
+        f"{grid_flags.show(getattr(spec, field))}"
         for field in GRID_FIELDS
         if field in explicit and getattr(spec, field) != getattr(stored, field)
     ]
@@ -475,33 +393,6 @@ def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given
     grid = {field: getattr(stored, field) for field in GRID_FIELDS}
     data_dir = spec.data_dir if data_dir_given else stored.data_dir
     return dataclasses.replace(spec, **grid, data_dir=data_dir, resume=True)
-
-
-def _show(value) -> str:
-    """A grid value spelled as on the command line: (0.1, 1.0) -> '0.1,1', ((300, 100),) -> '300x100'."""
-    if value is None:
-        return "none"
-    if isinstance(value, tuple):
-        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else _show(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _check_grid_size(spec: SweepSpec) -> None:
-    axes = {
-        "placements": len(spec.placements),
-        "learning rates": len(spec.lrs),
-        "seeds": len(spec.seeds),
-        "batch sizes": len(spec.batch_sizes),
-        "optimizers": len(spec.optimizers),
-        "hidden sizes": len(spec.hidden),
-    }
-    n = math.prod(axes.values())
-    if n > MAX_TRIALS:
-        shape = " x ".join(f"{size} {axis}" for axis, size in axes.items())
-        raise SpecError(
-            f"the grid has {n} trials ({shape}); the most is {MAX_TRIALS}: split it into several "
-            "runs."
-        )
 
 
 def check_fits(cpus: int, gpus: float, have_cpus: float, have_gpus: float, where: str) -> None:

@@ -15,9 +15,10 @@ from ray import tune
 from sweeps.progress import ProgressView, TrialSnapshot
 from sweeps.spec import SweepSpec
 
+TRIAL_KEY = "trial"  # Tune's config of a trial: {"trial": TrialConfig.to_dict()}
 # Tune's table (--verbose) shows these; the reports read the same Keras names.
 TABLE_METRICS = ["epoch", "loss", "val_accuracy"]
-TABLE_PARAMS = {"placement": "placement", "lr": "lr", "seed": "seed"}
+TABLE_PARAMS = {f"trial/{k}": k for k in ("arch", "placement", "norm", "activation", "lr", "seed")}
 
 
 # What this driver draws. Tune pickles the progress reporter with the experiment and
@@ -25,19 +26,25 @@ TABLE_PARAMS = {"placement": "placement", "lr": "lr", "seed": "seed"}
 # resumed sweep is drawn as its current flags say.
 _view: ProgressView | None = None
 _table: tune.CLIReporter | None = None
-_planned: list[dict] = []  # every trial's config, Tune's keys
+_planned: list[dict] = []  # every trial's config, `TrialConfig.to_dict()`
+_varying: tuple[str, ...] = ()  # the model fields besides the placement that vary in the grid
 
 
 def _key(config: dict) -> tuple[tuple, int]:
-    """A trial's grid cell and seed, the same from Tune's config and from `TrialConfig.to_dict`."""
-    cell = (
-        config["placement"],
-        float(config["lr"]),
-        int(config["batch_size"]),
-        config["optimizer"],
-        tuple(config["hidden"]),
-    )
+    """A trial's grid cell and seed."""
+    cell = tuple((k, str(v)) for k, v in sorted(config.items()) if k != "seed")
     return cell, int(config["seed"])
+
+
+def _model(config: dict) -> str:
+    """The placement, and what else varies in the grid: 'before_activation cnn 32x64 layer'."""
+    words = [config["placement"]]
+    for field in _varying:
+        value = config[field]
+        value = "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        if value and not (field == "norm" and value == "none"):
+            words.append(value)
+    return " ".join(words)
 
 
 def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
@@ -51,7 +58,7 @@ def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
     epoch_seconds = result.get("epoch_seconds")
     return TrialSnapshot(
         state=state,
-        placement=config["placement"],
+        placement=_model(config),
         cell=_key(config)[0],
         lr=float(config["lr"]),
         epochs_planned=int(config["epochs"]),
@@ -65,7 +72,10 @@ def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
 def _snapshots(trials) -> list[TrialSnapshot]:
     """Every planned trial: as Tune sees it, or pending while Tune has not made it yet (with
     --max-concurrent, Tune makes trials only as slots free up)."""
-    seen = {_key(t.config): _snapshot(t.config, t.last_result or {}, t.status) for t in trials}
+    seen = {
+        _key(t.config[TRIAL_KEY]): _snapshot(t.config[TRIAL_KEY], t.last_result or {}, t.status)
+        for t in trials
+    }
     for config in _planned:
         seen.setdefault(_key(config), _snapshot(config, {}, "PENDING"))
     return list(seen.values())
@@ -123,9 +133,14 @@ QUIETED_LOGGERS = ("ray.tune.tune", "ray.tune.analysis.experiment_analysis", "te
 @contextlib.contextmanager
 def showing(spec: SweepSpec, view: ProgressView):
     """Draw `view` (and with --verbose Tune's table) while Tune runs `spec`'s trials."""
-    global _view, _table, _planned
+    global _view, _table, _planned, _varying
     _view = view
     _planned = [config.to_dict() for config in spec.trial_configs()]
+    _varying = tuple(
+        f
+        for f in ("arch", "hidden", "conv", "norm", "activation", "input_norm")
+        if len({str(c[f]) for c in _planned if c["placement"] != "none" or f != "norm"}) > 1
+    )
     if spec.verbose:
         _table = tune.CLIReporter(
             metric_columns=TABLE_METRICS,
@@ -142,6 +157,6 @@ def showing(spec: SweepSpec, view: ProgressView):
             yield
     finally:
         _view = _table = None
-        _planned = []
+        _planned, _varying = [], ()
         for logger in loggers:
             logger.removeFilter(said_our_way)

@@ -20,6 +20,7 @@ from reports import storage
 from sweeps import preflight, tune_progress
 from sweeps.progress import ProgressView
 from sweeps.spec import SpecError, SweepSpec, check_fits
+from sweeps.tune_progress import TRIAL_KEY
 
 MAX_FAILURES = 3
 # Tune forces an experiment-state snapshot once a trial has saved `num_to_keep` checkpoints since
@@ -172,7 +173,7 @@ def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> No
     """Tune's function trainable: one bnlab training run, resumed from its last checkpoint."""
     from bnlab import TrainState, train
 
-    config = TrialConfig.from_dict(params)
+    config = TrialConfig.from_dict(params[TRIAL_KEY])
     requested = tune.get_context().get_trial_resources().required_resources
     cpus = max(1, int(requested.get("CPU", 1)))
     trial_info = {
@@ -213,17 +214,19 @@ def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> No
 
 
 def param_space(spec: SweepSpec) -> dict:
-    """Tune's grid: the same keys as `TrialConfig`, so each trial's config is its params."""
-    return {
-        "placement": tune.grid_search(list(spec.placements)),
-        "lr": tune.grid_search(list(spec.lrs)),
-        "batch_size": tune.grid_search(list(spec.batch_sizes)),
-        "optimizer": tune.grid_search(list(spec.optimizers)),
-        "hidden": tune.grid_search([list(h) for h in spec.hidden]),
-        "seed": tune.grid_search(list(spec.seeds)),
-        "epochs": spec.epochs,
-        "subset": None if spec.subset is None else list(spec.subset),
-    }
+    """Tune's grid: one value per trial, the trial's `TrialConfig.to_dict()`.
+
+    A list rather than a product of axes: unused values collapse (placement `none` has no norm
+    kind) and a preset sets fields per placement, so the trials are not a plain product.
+    """
+    return {TRIAL_KEY: tune.grid_search([c.to_dict() for c in spec.trial_configs()])}
+
+
+def trial_folder_name(trial) -> str:
+    """A trial's folder: what it is, in short, and Tune's unique trial id."""
+    c = trial.config[TRIAL_KEY]
+    norm = "" if c["norm"] == "none" else f"-{c['norm']}"
+    return f"{c['arch']}-{c['placement']}{norm}-{c['activation']}-lr{c['lr']:g}-s{c['seed']}_{trial.trial_id}"
 
 
 def _trainable(spec: SweepSpec, data: FashionMNIST):
@@ -291,6 +294,7 @@ def _fit(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
                 # One worker process runs trial after trial: TensorFlow is imported once per
                 # worker, not once per trial (about 4 s each on a laptop CPU).
                 reuse_actors=True,
+                trial_dirname_creator=trial_folder_name,
                 metric="val_accuracy",
                 mode="max",
             ),

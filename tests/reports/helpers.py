@@ -2,14 +2,28 @@
 
 import pandas as pd
 
-CONTEXT = {"batch_size": 32, "optimizer": "sgd", "hidden": "300x100", "epochs": 2}
+CONTEXT = {
+    "arch": "mlp",
+    "hidden": "300x100",
+    "conv": "",
+    "norm": "batch",
+    "activation": "relu",
+    "input_norm": "none",
+    "preset": "",
+    "batch_size": 32,
+    "optimizer": "sgd",
+    "epochs": 2,
+}
 
 
-def trials_frame(cells: dict) -> pd.DataFrame:
+def trials_frame(cells: dict, **context) -> pd.DataFrame:
     """{(placement, lr): [val accuracy per seed, or 'diverged']} -> a trials frame.
 
     Test accuracy is the validation accuracy minus 0.01 unless a cell gives (val, test) pairs.
+    `context` overrides `CONTEXT` (e.g. activation="elu"); placement 'none' gets norm 'none',
+    as the sweep records it.
     """
+    setting = {**CONTEXT, **context}
     rows = []
     for (placement, lr), values in cells.items():
         for seed, value in enumerate(values):
@@ -21,8 +35,9 @@ def trials_frame(cells: dict) -> pd.DataFrame:
             )
             rows.append(
                 {
-                    **CONTEXT,
-                    "trial_id": f"{placement}-{lr}-{seed}",
+                    **setting,
+                    "norm": "none" if placement == "none" else setting["norm"],
+                    "trial_id": f"{placement}-{lr}-{seed}-{'-'.join(map(str, context.values()))}",
                     "placement": placement,
                     "lr": lr,
                     "seed": seed,

@@ -1,18 +1,17 @@
 """The answer's sentences say what the numbers say, with their CI or p-value."""
 
 import numpy as np
+import pandas as pd
 
 from reports import findings
-from reports.selection import best_lr, best_lr_comparisons, stable_lr
-from reports.stats import interaction, pairwise_comparisons
+from reports.analysis import analyze
 from tests.reports.helpers import trials_frame
+
+NO_HISTORY = pd.DataFrame(columns=["trial_id", "epoch", "val_accuracy"])
 
 
 def _answer(trials):
-    return findings.answer(
-        pairwise_comparisons(trials), best_lr(trials), best_lr_comparisons(trials),
-        stable_lr(trials), interaction(trials),
-    )  # fmt: skip
+    return findings.answer(analyze(NO_HISTORY, trials))
 
 
 def _study():
@@ -65,14 +64,15 @@ def test_a_run_with_one_placement_still_answers():
 
 
 def _summary(trials):
-    return findings.summary(
-        best_lr(trials), best_lr_comparisons(trials), stable_lr(trials), interaction(trials)
-    )
+    return findings.summary(analyze(NO_HISTORY, trials))
 
 
 def test_the_terminal_summary_is_three_lines_one_per_question():
     placement, lr_role, stability = _summary(_study())
-    assert placement.startswith("Placement: before_activation highest, not clearly best, ")
+    assert placement.startswith(
+        "Placement [mlp 300x100, batch norm, relu, input none, batch 32, sgd, 2 epochs]: "
+        "before_activation highest, not clearly best, "
+    )
     assert (
         "vs after_activation +0.002 (not distinguishable with 3 seeds; about 8 needed)" in placement
     )
@@ -87,9 +87,71 @@ def test_the_terminal_summary_is_three_lines_one_per_question():
 def test_the_terminal_summary_of_small_runs():
     one_lr = trials_frame({("none", 0.1): [0.8, 0.81], ("before_activation", 0.1): [0.9, 0.92]})
     placement, lr_role, _ = _summary(one_lr)
-    assert placement.startswith("Placement: before_activation best, ")
+    assert placement.startswith("Placement [mlp 300x100, batch norm, relu, input none, ")
+    assert "]: before_activation best, " in placement
     assert placement.endswith("vs none +0.105 (better, Holm p=0.030).")
     assert lr_role.startswith("Learning rate: its interaction with placement was not tested (")
     alone = _summary(trials_frame({("none", 0.01): [0.8, 0.81]}))
-    assert alone[0].startswith("Placement: only none in this run, test accuracy 0.")
+    assert alone[0].startswith(
+        "Placement [mlp 300x100, relu, input none, batch 32, sgd, 2 epochs]: "
+    )
+    assert "]: only none in this run, test accuracy 0." in alone[0]
     assert _summary(one_lr.iloc[:0]) == ["No trial has finished yet: nothing to conclude."]
+
+
+def _seed_preset():
+    rng = np.random.default_rng(2)
+    cells = {(p, lr): list(0.85 + rng.normal(0, 0.003, 3)) for p in ("none", "after_activation") for lr in (0.01, 0.1)}  # fmt: skip
+    trials = trials_frame(cells, preset="seed", input_norm="batch")
+    none = trials["placement"] == "none"
+    trials.loc[none, ["activation", "input_norm"]] = ["leaky_relu", "none"]
+    return trials
+
+
+def test_a_confounded_run_says_so_in_its_first_sentence_naming_the_differences():
+    answer = _answer(_seed_preset())
+    assert answer[0].startswith("Caution: these placements differ in more than where the norm")
+    assert "activation relu (after_activation) vs leaky_relu (none)" in answer[0]
+    assert "input_norm batch (after_activation) vs none (none)" in answer[0]
+    placement, *_ = _summary(_seed_preset())
+    assert placement.startswith("Placement [mlp 300x100, seed preset, batch norm, batch 32, ")
+    assert "confounded: they also differ in activation, input_norm" in placement
+
+
+def test_a_like_with_like_run_has_no_caution():
+    assert not any("Caution" in line for line in _answer(_study()))
+
+
+def _two_activations():
+    rng = np.random.default_rng(3)
+    frames = []
+    for activation, gain in (("relu", 0.0), ("elu", 0.02)):
+        for batch_size in (8, 64):
+            cells = {
+                ("none", 0.1): list(0.80 + rng.normal(0, 0.002, 4)),
+                ("before_activation", 0.1): list(0.84 + gain + rng.normal(0, 0.002, 4)),
+            }
+            frames.append(trials_frame(cells, activation=activation, batch_size=batch_size))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_other_factors_get_their_interaction_best_value_and_batch_size_gains():
+    text = "\n".join(_answer(_two_activations()))
+    assert (
+        "Placement x activation [mlp 300x100, batch norm, input none, batch 8, sgd, 2 epochs]: the best placement depends on the activation"
+        in text
+    )
+    assert "Best activation for before_activation, each at its best learning rate" in text
+    assert "]: elu (test accuracy 0.85" in text
+    assert (
+        "Gain of before_activation (batch norm) over no normalization, each at its best learning rate, by batch size ["
+        in text
+    )
+    assert "at batch 8 (Holm p" in text and "at batch 64 (Holm p" in text
+
+
+def test_the_summary_of_several_settings_names_the_one_it_speaks_of():
+    placement, *_ = _summary(_two_activations())
+    assert placement.startswith(
+        "Placement [mlp 300x100, batch norm, elu, input none, batch 64, sgd, 2 epochs; 1 of 4 settings, the report has all]: "
+    )

@@ -100,8 +100,8 @@ def _damage(folder, how):
     elif how == "params not an object":
         (folder / "params.json").write_text("[1, 2]")
     elif how == "params wrong values":
-        params = json.loads((folder / "params.json").read_text())
-        (folder / "params.json").write_text(json.dumps({**params, "lr": "fast"}))
+        params = json.loads((folder / "params.json").read_text())  # {"trial": TrialConfig}
+        (folder / "params.json").write_text(json.dumps({"trial": {**params["trial"], "lr": "x"}}))
     elif how == "result not text":
         (folder / "result.json").write_bytes(b"\xff\xfe\x00garbage\n")
 

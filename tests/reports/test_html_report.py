@@ -87,7 +87,7 @@ def test_partial_run_report_lists_unfinished_trials(run_copy, browser):
     assert done.stderr == ""
     where, *summary = done.stdout.splitlines()
     assert where == f"report: {(run_copy / 'report' / 'index.html').resolve()}"
-    assert [line.split(":")[0] for line in summary] == [
+    assert [line.split(" [")[0].split(":")[0] for line in summary] == [
         "  Placement", "  Learning rate", "  Largest stable lr",
     ]  # fmt: skip
     page = browser.new_page()

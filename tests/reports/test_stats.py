@@ -156,7 +156,7 @@ def test_interaction_detects_a_planted_interaction():
     planted = _grid(lambda p, j: 0.02 * j if p == "after_activation" else 0.0)
     row = interaction(planted).iloc[0]
     assert row["scope"] == "all learning rates" and row["p_value"] < 0.001
-    assert (row["n_placements"], row["n_lrs"], row["n_seeds"]) == (2, 3, 5)
+    assert (row["n_placements"], row["n_levels"], row["n_seeds"]) == (2, 3, 5)
 
 
 def test_interaction_finds_none_where_there_is_none():
@@ -170,7 +170,7 @@ def test_interaction_is_also_tested_in_the_stable_range():
     scopes = interaction(trials).set_index("scope")
     assert scopes.loc["all learning rates", "p_value"] < 0.001  # divergence alone
     stable = scopes.loc["learning rates where no placement diverged"]
-    assert stable["n_lrs"] == 2 and stable["p_value"] > 0.05
+    assert stable["n_levels"] == 2 and stable["p_value"] > 0.05
 
 
 def test_interaction_with_one_seed_says_why_it_is_not_tested():

@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Small but real: the Debian Fashion-MNIST files, a stratified subset, real TensorFlow trials.
 TINY = ["--subset", "500,100", "--epochs", "2"]
+# A trial's folder: what it is, then Tune's trial id ('mlp-none-relu-lr0.05-s0_5e3c0_00024').
+TRIAL_FOLDERS = "*_?????_?????"
 
 
 def sweep_command(*flags: str) -> list[str]:

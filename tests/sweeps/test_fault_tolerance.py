@@ -8,6 +8,7 @@ import subprocess
 from reports import load_frames
 from tests.sweeps.conftest import (
     ROOT,
+    TRIAL_FOLDERS,
     progress_shows,
     result_rows,
     run_sweep,
@@ -32,7 +33,7 @@ def test_killed_worker_is_retried_from_its_checkpoint_and_history_has_every_epoc
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        trial_dir = wait_for(lambda: next(out.glob("k/run_trial_*"), None), 120, "the trial")
+        trial_dir = wait_for(lambda: next(out.glob(f"k/{TRIAL_FOLDERS}"), None), 120, "the trial")
         first = wait_for(lambda: result_rows(trial_dir)[:1], 120, "an epoch's report")[0]
         assert not first["final"] and first["checkpoint_dir_name"] is not None
         os.kill(first["pid"], signal.SIGKILL)  # the trial's worker process, mid-training
@@ -65,7 +66,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     finally:
         driver.kill()
     assert driver.returncode == 130, err[-3000:]
-    finished = [d for d in sorted(out.glob("r/run_trial_*")) if result_rows(d)[-1:] and result_rows(d)[-1]["final"]]  # fmt: skip
+    finished = [d for d in sorted(out.glob(f"r/{TRIAL_FOLDERS}")) if result_rows(d)[-1:] and result_rows(d)[-1]["final"]]  # fmt: skip
     assert finished
     before = {d.name: result_rows(d) for d in finished}
 

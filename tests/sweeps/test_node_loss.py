@@ -10,7 +10,7 @@ import pytest
 
 from reports import load_frames
 from tests.storage import free_port
-from tests.sweeps.conftest import ROOT, result_rows, sweep_command, wait_for
+from tests.sweeps.conftest import ROOT, TRIAL_FOLDERS, result_rows, sweep_command, wait_for
 
 COMMON = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
 
@@ -37,7 +37,7 @@ def cluster_with_a_second_node():
 def _trial_on(raylet, run):
     """The folder and first report of a trial whose worker runs under `raylet` and has reported
     an epoch."""
-    for path in run.glob("run_trial_*/result.json"):
+    for path in run.glob(f"{TRIAL_FOLDERS}/result.json"):
         rows = result_rows(path.parent)
         if rows and psutil.pid_exists(rows[0]["pid"]):
             parents = {p.pid for p in psutil.Process(rows[0]["pid"]).parents()}

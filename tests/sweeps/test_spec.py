@@ -93,6 +93,49 @@ def test_dry_run_prints_the_plan_and_writes_nothing(out, capsys):
     assert "before_activation" in printed and not out.exists()
 
 
+def test_dry_run_shows_each_model_in_one_line_with_its_parameters(out, capsys):
+    flags = ["--dry-run", "--archs", "mlp,cnn", "--norms", "batch,layer", "--lrs", "0.1"]
+    assert bn_placement.main([*flags, "--seeds", "0", "--output-dir", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    models = [line for line in lines if line.startswith("m")]
+    assert len(models) == 10  # per arch: none, and 2 placements x 2 norm kinds
+    assert models[0] == (
+        "m1    mlp 300x100, none, relu, input none: Flatten -> Dense(300) -> ReLU -> Dense(100) "
+        "-> ReLU -> Dense(10, softmax); 266,610 parameters"
+    )
+    assert any(
+        "cnn 32x64, before_activation layer, relu, input none: Reshape(28x28x1) -> "
+        "Conv3x3(32, no bias) -> LN -> ReLU -> MaxPool2" in line
+        for line in models
+    )
+    assert lines[0].startswith("10 trials")
+
+
+def test_the_seed_preset_gives_the_notebooks_three_models(out, capsys):
+    assert bn_placement.main(["--dry-run", "--preset", "seed", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "m1    mlp 300x100, none, leaky_relu, input none, preset seed: Flatten -> Dense(300) -> LeakyReLU" in printed  # fmt: skip
+    assert "; 271,346 parameters (2,368 non-trainable)" in printed
+    assert "; 270,946 parameters (2,368 non-trainable)" in printed
+    assert "; 266,610 parameters\n" in printed
+
+
+def test_unused_axis_values_collapse_and_every_cell_keeps_the_seeds(out):
+    spec = parse_spec(
+        ["--norms", "batch,layer,group", "--archs", "mlp,cnn", "--lrs", "0.1", "--seeds", "0-1",
+         "--activations", "relu,elu", "--output-dir", str(out)]
+    )  # fmt: skip
+    configs = spec.trial_configs()
+    assert (
+        len(configs) == len(set(configs)) == 2 * 2 * (1 + 2 * 3) * 2
+    )  # arch x act x models x seeds
+    cells = {}
+    for c in configs:
+        cells.setdefault(c.replace(seed=0), []).append(c.seed)
+    assert all(seeds == [0, 1] for seeds in cells.values())
+    assert {c.norm for c in configs if c.placement == "none"} == {"none"}
+
+
 def test_help_documents_flags_with_defaults(capsys):
     with pytest.raises(SystemExit) as exit_info:
         bn_placement.main(["--help"])

@@ -37,7 +37,7 @@ def test_off_a_terminal_progress_lines_have_counts_and_eta_and_stderr_is_quiet(t
     # After the progress: where the report is, then the answer in three lines; nothing else.
     rest = lines[lines.index(final) + 1 :]
     assert rest[0] == f"report: {out / 't' / 'report' / 'index.html'}"
-    assert [line.split(":")[0] for line in rest[1:]] == [
+    assert [line.split(" [")[0].split(":")[0] for line in rest[1:]] == [
         "  Placement", "  Learning rate", "  Largest stable lr",
     ]  # fmt: skip
     assert len(lines) == 2 + len(progress) + 4  # the plan's two lines first

@@ -83,21 +83,16 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
     }
 
 
-def _varying(trials: pd.DataFrame) -> list[str]:
-    """The context axes with more than one value in the run (a baseline's norm aside)."""
-    normed = trials[trials["norm"] != "none"] if "norm" in trials else trials
-    return [
-        k
-        for k in CONTEXT_KEYS
-        if k in trials and (normed if k == "norm" else trials)[k].nunique() > 1
-    ]
+def _varying(best: pd.DataFrame) -> list[str]:
+    """The context axes with more than one value in the run."""
+    return [k for k in CONTEXT_KEYS if k in best and best[k].nunique() > 1]
 
 
 def _labelled(frames: dict) -> dict:
     """With several contexts, each model is drawn as its own line: its placement with the
     values that vary in the run ('before_activation elu 64')."""
     trials = frames["trials"]
-    varying = _varying(trials)
+    varying = _varying(frames["best_lr"])
     if not varying:
         return frames
     unnormalized = set(trials.loc[trials["norm"] == "none", "placement"])

@@ -61,7 +61,7 @@ def final_vs_lr(scored: pd.DataFrame, stable: pd.DataFrame) -> plt.Figure:
     Seeds are points, the mean has a 95% CI; diverged trials are crosses at chance (their
     score), and each placement's largest stable learning rate is a dotted vertical line.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.6))
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
     order = _placement_order(scored)
     colours = dict(zip(order, sns.color_palette(n_colors=len(order)), strict=True))
     sns.lineplot(
@@ -91,7 +91,6 @@ def final_vs_lr(scored: pd.DataFrame, stable: pd.DataFrame) -> plt.Figure:
     _lr_axis(ax, scored["lr"])
     ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy", ylim=(0, 1))
     ax.set_title("Final validation accuracy vs learning rate (points: seeds)")
-    fig.tight_layout()
     return fig
 
 
@@ -107,7 +106,9 @@ def gain_per_lr(comparisons: pd.DataFrame) -> plt.Figure:
     panels = [(comparisons, "every learning rate")]
     if 0 < len(stable) < len(comparisons):
         panels.append((stable, "where neither side diverged"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(6.2 * len(panels), 4.2), squeeze=False, layout="constrained"
+    )
     pairs = comparisons[["placement_a", "placement_b"]].drop_duplicates()
     colours = sns.color_palette(n_colors=max(1, len(pairs)))
     for ax, (frame, title) in zip(axes[0], panels, strict=True):
@@ -130,7 +131,6 @@ def gain_per_lr(comparisons: pd.DataFrame) -> plt.Figure:
     axes[0][0].set_ylabel("difference in final val_accuracy")
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.suptitle("Gain of one placement over another, paired by seed (95% CI)")
-    fig.tight_layout()
     return fig
 
 
@@ -144,19 +144,22 @@ def accuracy_heatmap(summary: pd.DataFrame) -> plt.Figure:
     ).reindex(index=table.index, columns=table.columns)
     labels = table.map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
     labels = labels.where(outcome != "diverged", "diverged")
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(table.columns), 1.2 + 0.6 * len(table)))
+    label_width = 0.08 * max((len(str(name)) for name in table.index), default=10)
+    fig, ax = plt.subplots(
+        figsize=(1.6 + label_width + 1.3 * len(table.columns), 1.2 + 0.6 * len(table)),
+        layout="constrained",
+    )
     sns.heatmap(
         table, annot=labels, fmt="", cmap="viridis", cbar_kws={"label": "val_accuracy"}, ax=ax
     )
     ax.set(xlabel="learning rate", ylabel="placement")
     ax.set_title("Mean final validation accuracy")
-    fig.tight_layout()
     return fig
 
 
 def cost(trials: pd.DataFrame) -> plt.Figure:
     """Seconds per epoch per placement, and parameter counts (trainable / non-trainable)."""
-    fig, (time_ax, params_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (time_ax, params_ax) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     order = _placement_order(trials)
     sns.barplot(
         data=trials, x="placement", y="mean_epoch_seconds", order=order, errorbar=CI, ax=time_ax
@@ -170,7 +173,6 @@ def cost(trials: pd.DataFrame) -> plt.Figure:
     )
     params.plot(kind="bar", stacked=True, ax=params_ax, rot=0)
     params_ax.set(xlabel="", ylabel="parameters", title="Parameters")
-    fig.tight_layout()
     return fig
 
 
@@ -180,8 +182,14 @@ def train_vs_validation_loss(history: pd.DataFrame, summary: pd.DataFrame) -> pl
         summary.sort_values("final_val_accuracy_mean", ascending=False).groupby("placement").head(1)
     )
     order = [p for p in _placement_order(summary) if p in set(best["placement"])]
-    fig, axes = plt.subplots(1, len(order), figsize=(4 * len(order), 3.5), squeeze=False)
-    for ax, placement in zip(axes[0], order, strict=True):
+    columns = min(len(order), 4)
+    rows = -(-len(order) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4 * columns, 3.5 * rows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(order) :]:
+        ax.set_visible(False)
+    for ax, placement in zip(axes.flat, order, strict=False):
         row = best[best["placement"] == placement].iloc[0]
         mask = (history["placement"] == placement) & (history["lr"] == row["lr"])
         for key in ("batch_size", "optimizer", "hidden", "epochs"):
@@ -192,6 +200,5 @@ def train_vs_validation_loss(history: pd.DataFrame, summary: pd.DataFrame) -> pl
         sns.lineplot(data=long, x="epoch", y="value", hue="split", errorbar=CI, marker="o", ax=ax)
         ax.set(title=f"{placement} (lr {row['lr']:g})", ylabel="loss")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("Train vs validation loss, best configuration per placement", y=1.03)
-    fig.tight_layout()
+    fig.suptitle("Train vs validation loss, best configuration per placement")
     return fig

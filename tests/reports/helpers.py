@@ -46,6 +46,8 @@ def trials_frame(cells: dict, **context) -> pd.DataFrame:
                     "best_val_accuracy": val,
                     "test_accuracy": test if test is not None else val - 0.01,
                     "mean_epoch_seconds": 1.0,
+                    "params_trainable": 1000,
+                    "params_non_trainable": 0 if placement == "none" else 40,
                 }
             )
     return pd.DataFrame(rows)

@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.selection import best_lr_choices
 from reports.sequential import VERDICTS, Design, judge
-from reports.stats import placement_pairs, scored
+from reports.settling import differences
 
 TRIALS = Path(__file__).resolve().parents[1] / "docs" / "default-study" / "trials.csv"
 FIRST_SEEDS = 3  # the default study's grid
@@ -83,29 +82,29 @@ def expected_codes(means, margin: float) -> np.ndarray:
 def study_effects(path: Path = TRIALS) -> pd.DataFrame:
     """The default study's comparisons: mean and SD of the per-seed differences, and their cells.
 
-    A pair at one learning rate uses final val_accuracy; a pair at each placement's best
-    learning rate (chosen per seed on validation) uses test accuracy, as the report does, and
-    needs every learning rate of both placements.
+    The comparisons `--settle` decides (`reports.settling.differences`): a pair at one learning
+    rate on final val_accuracy, and a pair each at its own best learning rate (chosen per seed
+    on validation) on test accuracy, which needs every learning rate of both placements.
     """
-    trials = scored(pd.read_csv(path))
+    # keep_default_na=False: '' (no preset, no conv sizes) stays a value, as in the frames
+    trials = pd.read_csv(path, keep_default_na=False)
     lrs = sorted(trials["lr"].unique())
+    comparisons, diffs = differences(trials)
     rows = []
-    for lr, cell in trials.groupby("lr", sort=True):
-        by_seed = cell.pivot_table(index="seed", columns="placement", values="val_score")
-        for a, b in placement_pairs(cell["placement"]):
-            rows.append((f"{a} - {b} @ lr {lr:g}", by_seed[a] - by_seed[b], {(a, lr), (b, lr)}))
-    best = best_lr_choices(trials).pivot_table(
-        index="seed", columns="placement", values="test_score"
-    )
-    for a, b in placement_pairs(best.columns):
-        cells = {(p, lr) for p in (a, b) for lr in lrs}
-        rows.append((f"{a} - {b} @ best lr", best[a] - best[b], cells))
-    return pd.DataFrame(
-        [
-            {"comparison": name, "mean": diff.mean(), "sd": diff.std(ddof=1), "cells": cells}
-            for name, diff, cells in rows
-        ]
-    )
+    for _, c in comparisons.iterrows():
+        diff = diffs.loc[diffs["comparison"] == c["comparison"], "diff"]
+        at = f"lr {c['lr']:g}" if c["kind"] == "lr" else "best lr"
+        lr_set = [c["lr"]] if c["kind"] == "lr" else lrs
+        cells = {(p, lr) for p in (c["placement_a"], c["placement_b"]) for lr in lr_set}
+        rows.append(
+            {
+                "comparison": f"{c['placement_a']} - {c['placement_b']} @ {at}",
+                "mean": diff.mean(),
+                "sd": diff.std(ddof=1),
+                "cells": cells,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def seeds_per_cell(used: np.ndarray, cells: list[set]) -> float:

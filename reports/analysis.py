@@ -4,32 +4,109 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports.contexts import CONTEXT_KEYS
 from reports.factors import factor_interactions, level_comparisons
 from reports.selection import best_lr, best_lr_comparisons, stable_lr
-from reports.stats import interaction, pairwise_comparisons, scored, summarize
+from reports.sequential import MARGIN, Design
+from reports.settling import BEST_LR, differences, fixed_design, verdicts_at_fixed_seeds
+from reports.stats import ALPHA, interaction, pairwise_comparisons, scored, summarize
 
 THRESHOLD = 0.8  # val_accuracy; the summary counts the epochs to reach it
+LOOK_COLUMNS = ["look", "seeds", "new_seeds", "trials", "cells", "a_better", "b_better", "equivalent", "undecided"]  # fmt: skip
 
 
-def analyze(history: pd.DataFrame, trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def analyze(
+    history: pd.DataFrame,
+    trials: pd.DataFrame,
+    looks: dict | None = None,
+    margin: float = MARGIN,
+) -> dict[str, pd.DataFrame]:
     """The report's frames: the inputs, their scores, the comparisons and the factor effects.
 
     `interaction` holds the placement x learning-rate tests (`factor` 'lr') and the placement x
     factor tests of every other axis with two or more values; `factor_comparisons` the levels of
-    each such axis against each other.
+    each such axis against each other. `verdicts` holds each comparison of interest's verdict
+    (better, equivalent within `margin` accuracy, undecided): a settling run's stored decisions
+    (`looks`, from `settling.read_looks`), or else one look at the seeds the run has; `looks`
+    one row per look and `design` the design, as one row.
     """
     lr_interaction = interaction(trials)
     factors = factor_interactions(trials)
     both = [f for f in (lr_interaction, factors) if not f.empty]
+    verdicts, design, look_rows = _verdicts(trials, looks, margin)
+    first = int(look_rows["seeds"].iloc[0]) if len(look_rows) else max(design.looks, default=2)
+    schedule = design.schedule(min(first, design.max_seeds))
+    comparisons = _with_verdicts(pairwise_comparisons(trials), verdicts, "lr")
+    best_comparisons = _with_verdicts(best_lr_comparisons(trials), verdicts, BEST_LR)
     return {
         "history": history,
         "trials": trials,
         "scored": scored(trials),
         "summary": summarize(trials, history, THRESHOLD),
-        "comparisons": pairwise_comparisons(trials),
+        "comparisons": comparisons,
         "best_lr": best_lr(trials),
-        "best_lr_comparisons": best_lr_comparisons(trials),
+        "best_lr_comparisons": best_comparisons,
         "stable_lr": stable_lr(trials),
         "interaction": pd.concat(both, ignore_index=True) if both else lr_interaction,
         "factor_comparisons": level_comparisons(trials),
+        "verdicts": verdicts,
+        "looks": look_rows,
+        "design": pd.DataFrame([{**design.to_dict(), "looks": ", ".join(map(str, schedule))}]),
     }
+
+
+VERDICT_COLUMNS = {"verdict": "verdict", "n_seeds": "verdict_seeds", "decided_at_look": "decided_at_look", "p_superiority": "p_superiority", "p_equivalence": "p_equivalence"}  # fmt: skip
+
+
+def _with_verdicts(frame: pd.DataFrame, verdicts: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """`frame` (comparisons at an lr, or at the best lrs) with each row's verdict beside it."""
+    keys = [*(["lr"] if kind == "lr" else []), *CONTEXT_KEYS, "placement_a", "placement_b"]
+    if frame.empty or verdicts.empty:
+        return frame.assign(**{c: pd.Series(dtype=object) for c in VERDICT_COLUMNS.values()})
+    mine = verdicts[verdicts["kind"] == kind][[*keys, *VERDICT_COLUMNS]]
+    return frame.merge(mine.rename(columns=VERDICT_COLUMNS), on=keys, how="left")
+
+
+def _trials_of_look(trials: pd.DataFrame, look: int) -> int:
+    """The trials a look ran: the grid's are in the run's folder, look K's in look-K/."""
+    folders = trials["trial_dir"].astype(str)
+    if look == 0:
+        return int((~folders.str.startswith("look-")).sum())
+    return int(folders.str.startswith(f"look-{look}/").sum())
+
+
+def _verdicts(trials: pd.DataFrame, looks: dict | None, margin: float):
+    """The verdicts, the design and the looks: stored ones, or one look at fixed seeds."""
+    if looks is None:
+        verdicts = verdicts_at_fixed_seeds(trials, margin, ALPHA)
+        seeds = int(verdicts["n_seeds"].max()) if "n_seeds" in verdicts and len(verdicts) else 0
+        design = fixed_design(seeds, margin, ALPHA)
+        return verdicts, design, pd.DataFrame(columns=LOOK_COLUMNS)
+    design = Design.from_dict(looks["design"])
+    decided = [look for look in looks["looks"] if look.get("decisions") is not None]
+    comparisons, _ = differences(trials)
+    latest = (
+        pd.DataFrame(decided[-1]["decisions"]) if decided else pd.DataFrame(columns=["comparison"])
+    )
+    verdicts = comparisons.merge(latest, on="comparison")
+    rows = []
+    for look in looks["looks"]:
+        counts = pd.Series(dtype=int)
+        if look.get("decisions") is not None:
+            made = pd.DataFrame(look["decisions"])
+            counts = made.loc[made["decided_at_look"] == look["look"], "verdict"].value_counts()
+            counts["undecided"] = int((made["verdict"] == "undecided").sum())
+        rows.append(
+            {
+                "look": look["look"],
+                "seeds": look["reached"],
+                "new_seeds": ", ".join(map(str, look["seeds"])),
+                "trials": _trials_of_look(trials, look["look"]),
+                "cells": look.get("cells"),
+                **{
+                    v: int(counts.get(v, 0))
+                    for v in ("a_better", "b_better", "equivalent", "undecided")
+                },
+            }
+        )
+    return verdicts, design, pd.DataFrame(rows, columns=LOOK_COLUMNS).astype({"cells": "Int64"})

@@ -38,14 +38,12 @@ def _needed(row, aside: str = " ({})") -> str:
 
 
 def _difference(row) -> str:
-    """'+0.012, 95% CI 0.004 to 0.020, Holm-adjusted p=0.010, P(A > B) 1.00 [0.67, 1.00]'."""
+    """'+0.012, 95% CI 0.004 to 0.020, P(A > B) 1.00 [0.67, 1.00]' (the verdict says whether
+    it is significant, within the design's family)."""
     prob = f"P({row['placement_a']} > {row['placement_b']}) {fmt_num(row['prob_improvement'], 2)}"
     if math.isfinite(row["prob_ci_low"]):
         prob += f" [{row['prob_ci_low']:.2f}, {row['prob_ci_high']:.2f}]"
-    return (
-        f"{row['mean_diff']:+.3f}, {fmt_ci(row['diff_ci_low'], row['diff_ci_high'])}, "
-        f"Holm-adjusted {fmt_p(row['p_holm'])}, {prob}"
-    )
+    return f"{row['mean_diff']:+.3f}, {fmt_ci(row['diff_ci_low'], row['diff_ci_high'])}, {prob}"
 
 
 def confound_sentence(best_comparisons: pd.DataFrame) -> str | None:
@@ -72,20 +70,48 @@ def _by_context(frame: pd.DataFrame, keys: dict) -> pd.DataFrame:
     return frame[mask]
 
 
-def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[str]:
+def verdict_words(row, margin: float) -> str:
+    """A comparison's verdict in words: 'none better (12 seeds, paired t p=0.002)', 'equivalent
+    within ±0.3 points (12 seeds, TOST p=0.010)', 'undecided with 3 seeds (the difference is
+    +0.4 ± 1.2 points)'. Rows without a verdict say how many seeds a test would need."""
+    verdict = row.get("verdict")
+    if not isinstance(verdict, str):
+        return _needed(row, "; {}")
+    seeds = _seeds(int(row["verdict_seeds"]))
+    if verdict in ("a_better", "b_better"):
+        winner = row["placement_a"] if verdict == "a_better" else row["placement_b"]
+        return f"{winner} better ({seeds}, paired t {fmt_p(row['p_superiority'])})"
+    if verdict == "equivalent":
+        return (
+            f"equivalent within ±{margin * 100:g} points ({seeds}, TOST "
+            f"{fmt_p(row['p_equivalence'])})"
+        )
+    spread = _spread(row)
+    return f"undecided with {seeds}" + (f" (the difference is {spread})" if spread else "")
+
+
+def _spread(row) -> str:
+    """'+0.4 ± 1.2 points': the mean difference and its 95% CI half-width, in points."""
+    if not math.isfinite(row["diff_ci_low"]):
+        return ""
+    half = (row["diff_ci_high"] - row["diff_ci_low"]) / 2 * 100
+    return f"{round(row['mean_diff'] * 100, 1) + 0.0:+.1f} ± {half:.1f} points"  # no '-0.0'
+
+
+def _wins(row, placement: str) -> bool:
+    return row.get("verdict") == ("a_better" if row["placement_a"] == placement else "b_better")
+
+
+def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame, margin: float) -> list[str]:
     """Which placement is best at its own best learning rate, and by how much."""
     if best.empty:
         return []
     top = best.iloc[0]
-    versus = []
-    for _, other in best.iloc[1:].iterrows():
-        names = [top["placement"], other["placement"]]
-        pair = best_comparisons[
-            best_comparisons["placement_a"].isin(names)
-            & best_comparisons["placement_b"].isin(names)
-        ]
-        if not pair.empty:
-            versus.append(_oriented(pair.iloc[0], top["placement"]))
+    versus = [
+        row
+        for _, row in best_comparisons.iterrows()
+        if top["placement"] in (row["placement_a"], row["placement_b"])
+    ]
     accuracy = (
         f"test accuracy {fmt_num(top['test_accuracy_mean'])} "
         f"({fmt_ci(top['test_accuracy_ci_low'], top['test_accuracy_ci_high'])}, "
@@ -94,23 +120,25 @@ def best_placement(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> list[s
     )
     if len(best) == 1:
         lead = f"One placement in this run: {top['placement']}, with {accuracy}."
-    elif versus and all(row["significant"] for row in versus):
+    elif versus and all(_wins(row, top["placement"]) for row in versus):
         lead = f"Best placement: {top['placement']}, with {accuracy}."
     else:
         lead = (
             f"No placement is clearly best: {top['placement']} has the highest mean {accuracy}, "
-            "but not every difference is significant."
+            "but not every verdict says it is better."
         )
     sentences = [lead]
     for _, row in best_comparisons.iterrows():
         if row["mean_diff"] < 0:
             row = _oriented(row, row["placement_b"])
-        verdict = f"{row['placement_a']} is better" if row["significant"] else _needed(row, "; {}")
         sentences.append(
             f"{row['placement_a']} vs {row['placement_b']}, each at its best learning rate, on "
-            f"test accuracy: {_difference(row)}; {verdict}."
+            f"test accuracy: {_difference(row)}; {verdict_words(row, margin)}."
         )
     return sentences
+
+
+_FLIPPED = {"a_better": "b_better", "b_better": "a_better"}
 
 
 def _oriented(row: pd.Series, first: str) -> pd.Series:
@@ -126,47 +154,42 @@ def _oriented(row: pd.Series, first: str) -> pd.Series:
         1 - row["prob_ci_high"],
         1 - row["prob_ci_low"],
     )
+    if "verdict" in row:
+        flipped["verdict"] = _FLIPPED.get(row["verdict"], row["verdict"])
     return flipped
 
 
-def pair_across_lrs(comparisons: pd.DataFrame, a: str, b: str) -> str | None:
-    """One sentence: where A and B differ across the learning rates, and where they do not."""
+def pair_across_lrs(comparisons: pd.DataFrame, a: str, b: str, margin: float) -> str | None:
+    """One sentence: where A and B differ across the learning rates, where they are
+    equivalent, and where it is undecided."""
     rows = comparisons[(comparisons["placement_a"] == a) & (comparisons["placement_b"] == b)]
     if rows.empty:
         return None
-    different, unsettled, alike, both_diverged = [], [], [], []
+    different, alike, unsettled, both_diverged = [], [], [], []
     for _, row in rows.sort_values("lr").iterrows():
+        lr = f"lr {row['lr']:g}"
         if row["outcome_a"] == row["outcome_b"] == "diverged":
             both_diverged.append(f"{row['lr']:g}")
-        elif row["significant"]:
+        elif row.get("verdict") in ("a_better", "b_better"):
             outcome = ""
             if row["outcome_a"] != "stable" or row["outcome_b"] != "stable":
                 outcome = (
                     f"{a} {_outcome_words(row['outcome_a'])}, "
                     f"{b} {_outcome_words(row['outcome_b'])}: "
                 )
-            different.append(f"lr {row['lr']:g} ({outcome}{_difference(row)})")
-        elif row["outcome_a"] != row["outcome_b"]:
-            unsettled.append(
-                f"lr {row['lr']:g} ({a} {_outcome_words(row['outcome_a'])}, {b} "
-                f"{_outcome_words(row['outcome_b'])}: {_difference(row)}; {_needed(row)})"
-            )
+            different.append(f"{lr} ({outcome}{_difference(row)}; {verdict_words(row, margin)})")
+        elif row.get("verdict") == "equivalent":
+            alike.append(f"{lr} ({verdict_words(row, margin)})")
         else:
-            alike.append(row)
+            unsettled.append((row, f"{lr} ({_spread(row) or 'no spread yet'})"))
     parts = []
     if different:
         parts.append("they differ at " + "; ".join(different))
-    if unsettled:
-        parts.append("they end differently at " + "; ".join(unsettled))
     if alike:
-        lrs = ", ".join(f"{r['lr']:g}" for r in alike)
-        needed = [r["seeds_needed"] for r in alike if math.isfinite(r["seeds_needed"])]
-        n = _seeds(int(max(r["n_pairs"] for r in alike)))
-        how_many = ""
-        if needed:
-            low, high = int(min(needed)), int(max(needed))
-            how_many = f" (about {low} needed)" if low == high else f" (about {low}-{high} needed)"
-        parts.append(f"not distinguishable at lr {lrs} with {n}{how_many}")
+        parts.append("they are equivalent at " + "; ".join(alike))
+    if unsettled:
+        seeds = _seeds(int(max(row["n_pairs"] for row, _ in unsettled)))
+        parts.append(f"undecided with {seeds} at " + ", ".join(text for _, text in unsettled))
     if both_diverged:
         parts.append(f"both diverged on every seed at lr {', '.join(both_diverged)}")
     return f"{a} vs {b}, paired by seed at each learning rate: " + "; ".join(parts) + "."
@@ -236,17 +259,18 @@ def answer(frames: dict[str, pd.DataFrame]) -> list[str]:
     interaction = _lr_rows(frames["interaction"])
     if best.empty:
         return ["No trial has finished yet: nothing to conclude."]
+    margin = design_margin(frames)
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
     sentences = []
     for keys in contexts:
         versus = _by_context(best_comparisons, keys)
         lines = [confound_sentence(versus)]
-        lines += best_placement(_by_context(best, keys), versus)
+        lines += best_placement(_by_context(best, keys), versus, margin)
         here = _by_context(comparisons, keys)
         pairs = here[["placement_a", "placement_b"]].drop_duplicates()
         bn_pairs = pairs[(pairs["placement_a"] != BASELINE) & (pairs["placement_b"] != BASELINE)]
         for _, pair in bn_pairs.iterrows():
-            lines.append(pair_across_lrs(here, pair["placement_a"], pair["placement_b"]))
+            lines.append(pair_across_lrs(here, pair["placement_a"], pair["placement_b"], margin))
         lines += learning_rate_role(_by_context(interaction, keys), here)
         lines.append(stable_learning_rates(_by_context(stable, keys)))
         prefix = f"[{context_label(keys)}] " if len(contexts) > 1 else ""
@@ -280,7 +304,11 @@ def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
     keys = min(contexts, key=_plainness)
     lines = [
-        _placement_line(_by_context(best, keys), _by_context(frames["best_lr_comparisons"], keys)),
+        _placement_line(
+            _by_context(best, keys),
+            _by_context(frames["best_lr_comparisons"], keys),
+            design_margin(frames),
+        ),
         _learning_rate_line(_by_context(_lr_rows(frames["interaction"]), keys)),
         _stability_line(_by_context(frames["stable_lr"], keys)),
     ]
@@ -289,7 +317,46 @@ def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     return lines
 
 
-def _placement_line(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> str:
+SPENDING_NAMES = {
+    "hwang_shih_decani": "Hwang-Shih-DeCani (gamma -4)",
+    "obrien_fleming": "O'Brien-Fleming",
+}
+
+
+def design_paragraph(frames: dict) -> str:
+    """The verdicts' design in one paragraph: what is compared, alpha, margin, looks, spending."""
+    verdicts, looks = frames.get("verdicts"), frames.get("looks")
+    design = frames["design"].iloc[0]
+    n = 0 if verdicts is None else len(verdicts)
+    text = (
+        f"Verdicts: each of the {n} comparisons of interest (every pair of placements at each "
+        "learning rate on final val accuracy, and each at its own best learning rate on test "
+        "accuracy, paired by seed) ends as one placement better (paired t-test), equivalent "
+        f"within ±{design['margin'] * 100:g} accuracy points (two one-sided tests, TOST), or "
+        f"undecided. Each error is held at alpha={design['alpha']:g} family-wise: 'better' "
+        "where there is no difference, and 'equivalent' where the difference is a full margin, "
+        "with Holm's method across the comparisons."
+    )
+    if looks is None or looks.empty:
+        return text + " The seeds were fixed: one look at the seeds the run has."
+    planned = design["looks"]
+    reached = ", ".join(str(int(v)) for v in looks["seeds"])
+    return text + (
+        f" Seeds were added look by look (--settle), only to the cells of undecided "
+        f"comparisons, up to {int(design['max_seeds'])} per cell; alpha is spent across looks "
+        f"by {SPENDING_NAMES.get(design['spending'], design['spending'])} on the share of the "
+        f"budget used (planned looks at {planned} seeds); this run looked at {reached}. A "
+        "verdict, once made, stands."
+    )
+
+
+def design_margin(frames: dict) -> float:
+    """The equivalence margin (accuracy) the verdicts were made with."""
+    design = frames.get("design")
+    return float(design["margin"].iloc[0]) if design is not None and len(design) else 0.003
+
+
+def _placement_line(best: pd.DataFrame, best_comparisons: pd.DataFrame, margin: float) -> str:
     top = best.iloc[0]
     accuracy = (
         f"test accuracy {fmt_num(top['test_accuracy_mean'])} at its best lr "
@@ -302,14 +369,12 @@ def _placement_line(best: pd.DataFrame, best_comparisons: pd.DataFrame) -> str:
         if top["placement"] not in (row["placement_a"], row["placement_b"]):
             continue
         row = _oriented(row, top["placement"])
-        verdict = (
-            f"better, Holm {fmt_p(row['p_holm'])}" if row["significant"] else _needed(row, "; {}")
-        )
+        verdict = verdict_words(row, margin)
         if row.get("also_differs"):
             fields = ", ".join(part.split()[0] for part in row["also_differs"].split("; "))
             verdict += f"; confounded: they also differ in {fields}"
-        versus.append((row, f"vs {row['placement_b']} {row['mean_diff']:+.3f} ({verdict})"))
-    clearly = versus and all(row["significant"] for row, _ in versus)
+        versus.append((row, f"vs {row['placement_b']} {row['mean_diff']:+.3f}: {verdict}"))
+    clearly = versus and all(_wins(row, top["placement"]) for row, _ in versus)
     lead = "best" if clearly else "highest, not clearly best"
     return (
         f"Placement: {top['placement']} {lead}, {accuracy}; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -133,16 +134,19 @@ def _config(params: dict) -> dict:
 _TRIAL_FILES = ("params.json", "params.pkl", "result.json", "progress.csv")
 
 
+def _is_trial(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / f).exists() for f in _TRIAL_FILES)
+
+
 def trial_dirs(run_dir: str | Path) -> list[Path]:
-    """Every trial folder of a run, in a stable order (also those whose files are damaged)."""
+    """Every trial folder of a run, in a stable order (also those whose files are damaged):
+    the grid's in the run's folder, a settling run's later looks' in RUN/look-K."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return []
-    return sorted(
-        p
-        for p in run_dir.iterdir()
-        if p.is_dir() and p.name != "report" and any((p / f).exists() for f in _TRIAL_FILES)
-    )
+    looks = [p for p in run_dir.iterdir() if p.is_dir() and re.fullmatch(r"look-\d+", p.name)]
+    folders = [p for folder in [run_dir, *looks] for p in folder.iterdir() if p.name != "report"]
+    return sorted((p for p in folders if _is_trial(p)), key=lambda p: p.relative_to(run_dir).parts)
 
 
 def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,9 +158,10 @@ def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     history_rows, trial_rows = [], []
     for folder in trial_dirs(run_dir):
         try:
-            rows, row = _read_trial(folder)
+            rows, row = _read_trial(folder, folder.relative_to(run_dir).as_posix())
         except (KeyError, TypeError, ValueError) as err:
-            rows, row = [], _damaged(folder, f"unreadable values ({type(err).__name__}: {err})")
+            problem = f"unreadable values ({type(err).__name__}: {err})"
+            rows, row = [], _damaged(folder, folder.relative_to(run_dir).as_posix(), problem)
         history_rows += rows
         trial_rows.append(row)
     history = pd.DataFrame(history_rows, columns=HISTORY_COLUMNS)
@@ -164,21 +169,22 @@ def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return history, trials
 
 
-def _damaged(folder: Path, problem: str) -> dict:
+def _damaged(folder: Path, label: str, problem: str) -> dict:
     return {
         "trial_id": folder.name,
         "status": "damaged",
         "problem": problem,
-        "trial_dir": folder.name,
+        "trial_dir": label,
     }
 
 
-def _read_trial(folder: Path) -> tuple[list[dict], dict]:
+def _read_trial(folder: Path, label: str) -> tuple[list[dict], dict]:
+    """One trial's epochs and row; `label` is its folder relative to the run's."""
     params, problem = _read_params(folder)
     results, results_problem = _read_results(folder / "result.json")
     problem = problem or results_problem
     if problem:
-        return [], _damaged(folder, problem)
+        return [], _damaged(folder, label, problem)
     config = _config(params)
     trial_id = str(results[0].get("trial_id", folder.name)) if results else folder.name
     epochs = {}
@@ -197,7 +203,7 @@ def _read_trial(folder: Path) -> tuple[list[dict], dict]:
         }
         for epoch, row in sorted(epochs.items())
     ]
-    return history, _trial_row(folder, trial_id, params, config, results, epochs)
+    return history, _trial_row(folder, label, trial_id, params, config, results, epochs)
 
 
 def _final_history(text) -> dict[int, dict]:
@@ -219,7 +225,7 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _trial_row(folder, trial_id, params, config, results, epochs) -> dict:
+def _trial_row(folder, label, trial_id, params, config, results, epochs) -> dict:
     final = next((r for r in reversed(results) if r.get("final")), None)
     last = final or (results[-1] if results else {})
     if final is not None:
@@ -258,7 +264,7 @@ def _trial_row(folder, trial_id, params, config, results, epochs) -> dict:
         "attempts": len({r["pid"] for r in results if "pid" in r}),
         "last_timestamp": results[-1].get("timestamp") if results else None,
         "problem": "",
-        "trial_dir": folder.name,
+        "trial_dir": label,
     }
 
 

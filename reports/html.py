@@ -23,8 +23,11 @@ from reports.atomic import atomic_path, write_text
 from reports.contexts import CONTEXT_KEYS
 from reports.frames import export_frames, load_frames
 from reports.selection import STABLE_MIN_ACCURACY
+from reports.sequential import MARGIN
+from reports.settling import read_looks
 from reports.stats import CHANCE
 
+MARGIN_POINTS = MARGIN * 100
 PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "seaborn"]  # fmt: skip
 FIGURES = {
     "final_vs_lr": ("Accuracy vs learning rate", "Final validation accuracy against learning rate on a log axis, per placement: every seed as a point, the mean with a 95% CI, diverged trials as crosses at chance and each placement's largest stable learning rate as a dotted line."),
@@ -46,7 +49,8 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | None) -> dict:
+def _read_spec(run_dir: Path) -> dict:
+    """The run's sweep_spec.json as a dict; {} if missing, a note in `command` if damaged."""
     spec_path = run_dir / "sweep_spec.json"
     try:
         spec = json.loads(spec_path.read_text())
@@ -56,6 +60,12 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
         spec = {}
     except (OSError, ValueError) as err:
         spec = {"command": f"unknown: {spec_path.name} is damaged ({err})"}
+    return spec
+
+
+def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | None) -> dict:
+    spec_path = run_dir / "sweep_spec.json"
+    spec = _read_spec(run_dir)
     finished = pd.to_numeric(trials.get("last_timestamp"), errors="coerce")
     if wall_seconds is None and spec_path.exists() and finished.notna().any():
         # A copy fetched from storage has a new mtime: then the estimate is not positive.
@@ -141,8 +151,12 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
 
 
 def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Every frame the report shows, computed from the stored run."""
-    return analyze(*load_frames(run_dir))
+    """Every frame the report shows, computed from the stored run (its trials, the margin its
+    spec names and, for a settling run, its stored looks)."""
+    spec = _read_spec(Path(run_dir))
+    margin = spec.get("margin", MARGIN_POINTS)
+    margin = margin / 100 if isinstance(margin, int | float) and 0 < margin < 100 else MARGIN
+    return analyze(*load_frames(run_dir), looks=read_looks(run_dir), margin=margin)
 
 
 def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
@@ -181,6 +195,9 @@ def write_report(
         counts=trials["status"].value_counts().to_dict(),
         n_trials=len(trials),
         answer=answer,
+        summary_lines=findings.summary(frames),
+        design=findings.design_paragraph(frames),
+        has_looks=not frames["looks"].empty,
         figures=figures,
         tables=tables.render(frames, problems),
         n_problems=len(problems),

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from pyarrow import fs as pafs
 
 # What a report reads: the sweep's spec and, per trial, its config, results and error.
-REPORT_FILES = {"sweep_spec.json", "params.json", "result.json", "error.txt"}
+REPORT_FILES = {"sweep_spec.json", "settle.json", "params.json", "result.json", "error.txt"}
 
 
 class StorageError(RuntimeError):

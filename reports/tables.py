@@ -45,8 +45,17 @@ def _test_cells(row) -> dict:
     }
 
 
+def _verdict(row) -> str:
+    verdict = row.get("verdict")
+    if not isinstance(verdict, str):
+        return ""
+    if verdict in ("a_better", "b_better"):
+        return f"{'A' if verdict == 'a_better' else 'B'} better"
+    return verdict
+
+
 def _comparison_cells(row) -> dict:
-    cells = {"A": row["placement_a"], "B": row["placement_b"], **_test_cells(row)}
+    cells = {"A": row["placement_a"], "B": row["placement_b"], "verdict": _verdict(row), **_test_cells(row)}  # fmt: skip
     if row.get("also_differs"):
         cells["also differs"] = row["also_differs"]
     return cells
@@ -94,6 +103,7 @@ def render(frames: dict, problems: pd.DataFrame) -> dict[str, str]:
             lambda r: {"lr": f"{r['lr']:g}", **_comparison_cells(r), "outcomes": _outcomes(r)},
         ),
         "summary": _table([_summary_cells(r) for _, r in frames["summary"].iterrows()]),
+        "looks": _table(frames["looks"].to_dict("records")),
         "problems": problems[PROBLEM_COLUMNS].to_html(
             index=False, na_rep="", border=0, classes="data", float_format=lambda v: f"{v:.4g}"
         ),

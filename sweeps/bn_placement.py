@@ -34,8 +34,11 @@ def _fail(message: str) -> int:
 def print_plan(spec: SweepSpec, every_trial: bool = True) -> None:
     configs = spec.trial_configs()
     where = spec.address or f"embedded local Ray ({spec.num_cpus} CPUs, {spec.num_gpus:g} GPUs)"
+    first = f"{len(configs)} trials"
+    if spec.settle:
+        first += f" in the first look (then seeds only where needed, up to {spec.max_seeds})"
     lines = [
-        f"{len(configs)} trials on {where}; each {spec.cpus_per_trial} CPU, "
+        f"{first} on {where}; each {spec.cpus_per_trial} CPU, "
         f"{spec.gpus_per_trial:g} GPU; at most {spec.max_concurrent or 'as many as fit'} at once",
         f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}",
     ]
@@ -171,8 +174,21 @@ def _run(spec: SweepSpec, data) -> int:
         print_plan(spec, every_trial=False)
         _write_spec(spec)
         started = True
-        view = ProgressView(tune_runner.slots(spec, resources), interval=spec.progress_seconds)
-        tune_runner.run_sweep(spec, data, view)
+        slots = tune_runner.slots(spec, resources)
+
+        def run_look(configs, experiment: str | None = None) -> None:
+            view = ProgressView(slots, interval=spec.progress_seconds)
+            look = tune_runner.grid_experiment(spec)
+            if experiment is not None:
+                look = tune_runner.Experiment(tuple(configs), experiment, spec.run_location, True)
+            tune_runner.run_sweep(spec, data, view, look)
+
+        if spec.settle:
+            from sweeps.settle import settle
+
+            settle(spec, run_look)
+        else:
+            run_look(spec.trial_configs())
     except KeyboardInterrupt:
         pass  # counted below: the trials that did not end say it was interrupted
     finally:
@@ -238,14 +254,22 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
     if not spec.report:
         say("", _summary(trials), "")
     expected = len(spec.trial_configs())
+    design_left = False
+    if spec.settle:
+        from sweeps.settle import finished, planned_trials
+
+        expected = planned_trials(spec)
+        design_left = not finished(spec)
     ended = int(trials["status"].isin(["completed", "diverged"]).sum())
     errored = int((trials["status"] == "errored").sum())
-    if ended + errored < expected:
-        print(
-            f"interrupted: {expected - ended - errored} of {expected} trials unfinished; "
-            f"continue with: {resume_command(spec)}",
-            file=sys.stderr,
+    unfinished = expected - ended - errored
+    if unfinished > 0 or design_left:
+        what = (
+            f"{unfinished} of {expected} trials unfinished"
+            if unfinished > 0
+            else "stopped between two looks; the next one was not planned yet"
         )
+        print(f"interrupted: {what}; continue with: {resume_command(spec)}", file=sys.stderr)
         return 130
     if errored:
         print(

@@ -50,6 +50,9 @@ GRID_FLAGS = {
     "conv": "--conv",
     "groups": "--groups",
     "preset": "--preset",
+    "settle": "--settle",
+    "max_seeds": "--max-seeds",
+    "margin": "--margin",
 }
 GRID_FIELDS = tuple(GRID_FLAGS)
 QUICK_FIELDS = ("seeds", "epochs", "subset")
@@ -234,8 +237,11 @@ def check_groups(grid: dict[str, Any]) -> None:
 
 
 def upper_bound(grid: dict[str, Any]) -> tuple[int, str]:
-    """The product of the axes' sizes (before unused values collapse), and its shape in words."""
+    """The product of the axes' sizes (before unused values collapse; with --settle at the full
+    seed budget), and its shape in words."""
     axes = {name: len(grid[field]) for field, name in AXIS_NAMES.items()}
+    if grid.get("settle"):
+        axes["seeds"] = grid["max_seeds"]
     shape = " x ".join(f"{size} {name}" for name, size in axes.items() if size > 1)
     return math.prod(axes.values()), shape or "1 trial"
 

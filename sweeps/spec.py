@@ -33,7 +33,14 @@ from sweeps.run_folder import (
     newest_run,
     read_stored_spec,
 )
+from sweeps.values import MAX_SEEDS as MAX_SEEDS_LIMIT
 from sweeps.values import SpecError, parse_address, parse_number
+
+MAX_SEEDS = 30  # --settle's default budget per cell
+# Two models within 0.3 accuracy points count as equivalent: about one seed's own spread of a
+# model's final accuracy here (the default study's seed SDs are 0.002-0.006), a difference no
+# single run could show.
+MARGIN_POINTS = 0.3
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ class SweepSpec:
     conv: tuple[tuple[int, ...], ...] = ((32, 64),)
     groups: int = grid_flags.DEFAULT_GROUPS
     preset: str | None = None
+    settle: bool = False
+    max_seeds: int = 3
+    margin: float = MARGIN_POINTS
 
     @property
     def report_location(self) -> Path:
@@ -195,6 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--dry-run", action="store_true", help="print the trials and resource plan, then exit"
     )
+    settle = parser.add_argument_group("settling (look by look)")
+    settle.add_argument(
+        "--settle",
+        action="store_true",
+        help="add seeds look by look, only to the cells whose comparisons are still undecided, "
+        "until every comparison is decided or --max-seeds is reached (the grid's seeds are the "
+        "first look)",
+    )
+    settle.add_argument(
+        "--max-seeds", default=str(MAX_SEEDS), help="the seed budget of each cell, with --settle"
+    )
+    settle.add_argument(
+        "--margin",
+        default=str(MARGIN_POINTS),
+        help="accuracy points within which two models count as equivalent (TOST)",
+    )
     shown = parser.add_argument_group("terminal")
     shown.add_argument(
         "--progress-seconds",
@@ -207,6 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show Tune's trial table and Ray's and Tune's info messages",
     )
     return parser
+
+
+def _parse_settling(args, argv: list[str], seeds: tuple[int, ...]) -> dict[str, Any]:
+    margin = parse_number("--margin", args.margin, float, 0, "accuracy points in (0, 100)", 100)
+    if margin in (0, 100):
+        raise SpecError(f"--margin: {args.margin!r} is not accuracy points in (0, 100).")
+    if not args.settle:
+        if explicit(argv, "--max-seeds"):
+            raise SpecError("--max-seeds: it sets the budget of --settle; add --settle.")
+        return {"settle": False, "max_seeds": len(seeds), "margin": margin}
+    low = max(2, len(seeds))
+    max_seeds = parse_number(
+        "--max-seeds", args.max_seeds, int, low, f"an int in [{low}, {MAX_SEEDS_LIMIT}] (at "
+        f"least the {len(seeds)} seeds of the first look, and 2)", MAX_SEEDS_LIMIT,
+    )  # fmt: skip
+    return {"settle": True, "max_seeds": max_seeds, "margin": margin}
 
 
 def machine_gpus() -> int:
@@ -231,6 +273,7 @@ def parse_spec(argv: list[str]) -> SweepSpec:
     """
     args = build_parser().parse_args(argv)
     grid = grid_flags.parse_grid(args, argv)
+    grid.update(_parse_settling(args, argv, grid["seeds"]))
     grid_flags.check_size(grid)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory.")

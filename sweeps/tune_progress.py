@@ -131,11 +131,11 @@ QUIETED_LOGGERS = ("ray.tune.tune", "ray.tune.analysis.experiment_analysis", "te
 
 
 @contextlib.contextmanager
-def showing(spec: SweepSpec, view: ProgressView):
-    """Draw `view` (and with --verbose Tune's table) while Tune runs `spec`'s trials."""
+def showing(spec: SweepSpec, view: ProgressView, configs):
+    """Draw `view` (and with --verbose Tune's table) while Tune runs the trials `configs`."""
     global _view, _table, _planned, _varying
     _view = view
-    _planned = [config.to_dict() for config in spec.trial_configs()]
+    _planned = [config.to_dict() for config in configs]
     _varying = tuple(
         f
         for f in ("arch", "hidden", "conv", "norm", "activation", "input_norm")

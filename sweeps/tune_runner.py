@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
 import ray
 from ray import tune
@@ -213,13 +216,36 @@ def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> No
     )
 
 
-def param_space(spec: SweepSpec) -> dict:
+@dataclass(frozen=True)
+class Experiment:
+    """One Tune experiment of a run: the grid (in the run's own folder), or a look of a settling
+    study (in RUN/look-K).
+
+    Attributes:
+        configs: Its trials.
+        name: Tune's experiment name: the run's name, or 'look-K'.
+        under: The storage location it lives under: --output-dir, or the run's location.
+        resume: Whether to continue it from its stored state when there is one.
+    """
+
+    configs: tuple[TrialConfig, ...]
+    name: str
+    under: str
+    resume: bool
+
+
+def grid_experiment(spec: SweepSpec) -> Experiment:
+    return Experiment(tuple(spec.trial_configs()), spec.name, spec.output_dir, spec.resume)
+
+
+def param_space(configs) -> dict:
     """Tune's grid: one value per trial, the trial's `TrialConfig.to_dict()`.
 
     A list rather than a product of axes: unused values collapse (placement `none` has no norm
-    kind) and a preset sets fields per placement, so the trials are not a plain product.
+    kind), a preset sets fields per placement and a look adds seeds to some cells only, so the
+    trials are not a plain product.
     """
-    return {TRIAL_KEY: tune.grid_search([c.to_dict() for c in spec.trial_configs()])}
+    return {TRIAL_KEY: tune.grid_search([c.to_dict() for c in configs])}
 
 
 def trial_folder_name(trial) -> str:
@@ -237,11 +263,11 @@ def _trainable(spec: SweepSpec, data: FashionMNIST):
     return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
 
 
-def _storage(spec: SweepSpec):
+def _storage(location: str):
     """Tune's storage: a local folder as is, or a URI as its pyarrow filesystem and path."""
-    if not spec.remote:
-        return None, spec.output_dir
-    return storage.resolve(spec.output_dir)
+    if not storage.is_uri(location):
+        return None, location
+    return storage.resolve(location)
 
 
 def slots(spec: SweepSpec, resources: dict[str, float]) -> int:
@@ -254,10 +280,10 @@ def slots(spec: SweepSpec, resources: dict[str, float]) -> int:
     return max(int(fit), 1)
 
 
-def _run_config(spec: SweepSpec) -> tune.RunConfig:
-    filesystem, path = _storage(spec)
+def _run_config(experiment: Experiment) -> tune.RunConfig:
+    filesystem, path = _storage(experiment.under)
     return tune.RunConfig(
-        name=spec.name,
+        name=experiment.name,
         storage_path=path,
         storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
@@ -267,28 +293,47 @@ def _run_config(spec: SweepSpec) -> tune.RunConfig:
     )
 
 
-def run_sweep(spec: SweepSpec, data: FashionMNIST, view: ProgressView) -> tune.ResultGrid:
-    """Run (or resume) the grid on the Ray that `start_ray` started or joined, drawing `view`."""
-    with tune_progress.showing(spec, view):
-        return _fit(spec, data)
+def run_sweep(
+    spec: SweepSpec, data: FashionMNIST, view: ProgressView, experiment: Experiment | None = None
+) -> tune.ResultGrid:
+    """Run (or resume) an experiment, the grid by default, on the Ray that `start_ray` started
+    or joined, drawing `view`."""
+    experiment = experiment or grid_experiment(spec)
+    with tune_progress.showing(spec, view, experiment.configs), _own_signal_handlers():
+        return _fit(spec, data, experiment)
 
 
-def _fit(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
-    filesystem, root = _storage(spec)
-    path = f"{root.rstrip('/')}/{spec.name}"
-    if spec.resume and tune.Tuner.can_restore(path, storage_filesystem=filesystem):
+@contextlib.contextmanager
+def _own_signal_handlers():
+    """Tune installs its own Ctrl+C (and SIGUSR1) handler for a run and leaves it installed
+    when the run ends without one: a later Ctrl+C (between looks, while the report is written)
+    would only print Tune's warning. Put ours back."""
+    names = [n for n in ("SIGINT", "SIGUSR1") if hasattr(signal, n)]
+    saved = {n: signal.getsignal(getattr(signal, n)) for n in names}
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+
+
+def _fit(spec: SweepSpec, data: FashionMNIST, experiment: Experiment) -> tune.ResultGrid:
+    filesystem, root = _storage(experiment.under)
+    path = f"{root.rstrip('/')}/{experiment.name}"
+    space = param_space(experiment.configs)
+    if experiment.resume and tune.Tuner.can_restore(path, storage_filesystem=filesystem):
         tuner = tune.Tuner.restore(
             path,
             storage_filesystem=filesystem,
             trainable=_trainable(spec, data),
             resume_unfinished=True,
             resume_errored=True,
-            param_space=param_space(spec),
+            param_space=space,
         )
     else:
         tuner = tune.Tuner(
             _trainable(spec, data),
-            param_space=param_space(spec),
+            param_space=space,
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=spec.max_concurrent or None,
                 # One worker process runs trial after trial: TensorFlow is imported once per
@@ -298,6 +343,6 @@ def _fit(spec: SweepSpec, data: FashionMNIST) -> tune.ResultGrid:
                 metric="val_accuracy",
                 mode="max",
             ),
-            run_config=_run_config(spec),
+            run_config=_run_config(experiment),
         )
     return tuner.fit()

@@ -30,12 +30,12 @@ def _study():
 def test_the_answer_names_the_best_placement_stability_and_the_lr_role():
     text = "\n".join(_answer(_study()))
     assert text.startswith("Best placement: ") or text.startswith("No placement is clearly best: ")
-    assert "95% CI" in text and "Holm-adjusted p" in text
+    assert "95% CI" in text and "after_activation better (3 seeds, paired t p<0.001)" in text
     assert "after_activation vs before_activation, paired by seed at each learning rate" in text
     assert (
         "lr 3 (after_activation diverged on every seed, before_activation did not diverge" in text
     )
-    assert "not distinguishable at lr 0.01, 0.1, 1 with 3 seeds (about" in text
+    assert "undecided with 3 seeds at lr 0.01 (+0.0 ± 0.3 points), lr 0.1 (" in text
     assert (
         "Largest stable learning rate: after_activation 1 (at 3: diverged on every seed); " in text
     )
@@ -74,9 +74,10 @@ def test_the_terminal_summary_is_three_lines_one_per_question():
         "before_activation highest, not clearly best, "
     )
     assert (
-        "vs after_activation +0.002 (not distinguishable with 3 seeds; about 8 needed)" in placement
+        "vs after_activation +0.002: undecided with 3 seeds (the difference is +0.2 ± 0.3 points)"
+        in placement
     )
-    assert "vs none +0.051 (better, Holm p<0.001)." in placement
+    assert "vs none +0.051: before_activation better (3 seeds, paired t p<0.001)." in placement
     assert lr_role.startswith("Learning rate: no evidence that it changes how the placements")
     assert lr_role.endswith("over the 2 learning rates where no placement diverged).")
     assert stability == (
@@ -88,8 +89,10 @@ def test_the_terminal_summary_of_small_runs():
     one_lr = trials_frame({("none", 0.1): [0.8, 0.81], ("before_activation", 0.1): [0.9, 0.92]})
     placement, lr_role, _ = _summary(one_lr)
     assert placement.startswith("Placement [mlp 300x100, batch norm, relu, input none, ")
-    assert "]: before_activation best, " in placement
-    assert placement.endswith("vs none +0.105 (better, Holm p=0.030).")
+    assert "]: before_activation highest, not clearly best, " in placement
+    assert placement.endswith("vs none +0.105: undecided with 2 seeds (the difference is +10.5 ± 6.4 points).")  # fmt: skip
+    many = trials_frame({("none", 0.1): [0.8, 0.81, 0.8, 0.81], ("before_activation", 0.1): [0.9, 0.92, 0.91, 0.92]})  # fmt: skip
+    assert "]: before_activation best, " in _summary(many)[0]
     assert lr_role.startswith("Learning rate: its interaction with placement was not tested (")
     alone = _summary(trials_frame({("none", 0.01): [0.8, 0.81]}))
     assert alone[0].startswith(

@@ -1,0 +1,138 @@
+"""What a settling study decides: the comparisons of interest, their differences per seed, the
+cells each one needs, and the verdicts at fixed seeds. Pure: frames in, frames out.
+
+The comparisons of interest, within each context (`reports.contexts`):
+- every pair of placements at each learning rate (final val accuracy, as `stats`);
+- every pair of placements, each at its own best learning rate (chosen per seed on validation,
+  test accuracy, as `selection`): a seed counts once both placements have every learning rate.
+Each has a stable id (a JSON object of what it compares), so the decisions of one look can be
+matched with the next one's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.contexts import CONTEXT_KEYS, contexts
+from reports.selection import best_lr_choices
+from reports.sequential import Design, decide
+from reports.stats import placement_pairs, scored
+
+BEST_LR = "best lr"
+SETTLE_FILE = "settle.json"  # a settling run's design, looks and decisions (`sweeps.settle`)
+COMPARISON_COLUMNS = ["comparison", "kind", "lr", "placement_a", "placement_b", *CONTEXT_KEYS]
+
+
+def comparison_id(kind: str, lr: float | None, a: str, b: str, context: dict) -> str:
+    """The id of a comparison: its parts as sorted JSON (numbers as plain floats and ints)."""
+    parts = {"kind": kind, "lr": lr, "a": a, "b": b, **context}
+    return json.dumps({k: _plain(v) for k, v in parts.items()}, sort_keys=True)
+
+
+def _plain(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _paired(by_seed: pd.DataFrame, a: str, b: str) -> pd.Series:
+    both = by_seed[[a, b]].dropna()
+    return both[a] - both[b]
+
+
+def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparisons of interest and their differences (A - B) per seed.
+
+    Returns:
+        `comparisons`: one row per comparison (`COMPARISON_COLUMNS`; `lr` NaN for best lr),
+        `differences`: long, one row per comparison and seed (comparison, seed, diff).
+    """
+    ended = scored(trials)
+    rows, diffs = [], []
+
+    def add(kind, lr, a, b, context, diff: pd.Series):
+        comparison = comparison_id(kind, lr, a, b, context)
+        rows.append({"comparison": comparison, "kind": kind, "lr": lr, "placement_a": a,
+                     "placement_b": b, **context})  # fmt: skip
+        diffs.extend({"comparison": comparison, "seed": int(s), "diff": float(d)} for s, d in diff.items())  # fmt: skip
+
+    for context, study in contexts(ended):
+        for lr, cell in study.groupby("lr", sort=True):
+            by_seed = cell.pivot_table(index="seed", columns="placement", values="val_score")
+            for a, b in placement_pairs(cell["placement"]):
+                add("lr", float(lr), a, b, context, _paired(by_seed, a, b))
+        complete = _seeds_with_every_lr(study)
+        choices = best_lr_choices(study)
+        choices = choices[[complete.get(p, set()).__contains__(s) for p, s in zip(choices["placement"], choices["seed"], strict=True)]]  # fmt: skip
+        by_seed = choices.pivot_table(index="seed", columns="placement", values="test_score")
+        for a, b in placement_pairs(study["placement"]):
+            if a in by_seed and b in by_seed:
+                add(BEST_LR, np.nan, a, b, context, _paired(by_seed, a, b))
+    comparisons = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return comparisons, pd.DataFrame(diffs, columns=["comparison", "seed", "diff"])
+
+
+def _seeds_with_every_lr(study: pd.DataFrame) -> dict[str, set[int]]:
+    """Per placement, the seeds that ended at every learning rate of the context."""
+    lrs = study["lr"].nunique()
+    counts = study.groupby(["placement", "seed"])["lr"].nunique()
+    complete = counts[counts == lrs].reset_index()
+    return {p: set(group["seed"]) for p, group in complete.groupby("placement")}
+
+
+def cells_needed(trials: pd.DataFrame, comparisons: pd.DataFrame, ids) -> pd.DataFrame:
+    """The ended trials of the cells that the comparisons `ids` need more seeds of: both
+    placements at the comparison's learning rate, or at every learning rate for best lr.
+
+    Returns:
+        The matching rows of `trials` (real values), one or more per cell.
+    """
+    ended = scored(trials)
+    wanted = comparisons[comparisons["comparison"].isin(set(ids))]
+    index = set()
+    for context, study in contexts(ended):
+        here = wanted
+        for key in CONTEXT_KEYS:
+            here = here[here[key] == context[key]]
+        for _, row in here.iterrows():
+            mask = study["placement"].isin([row["placement_a"], row["placement_b"]])
+            if row["kind"] != BEST_LR:
+                mask &= study["lr"] == row["lr"]
+            index |= set(study.index[mask])
+    return trials.loc[sorted(index)]
+
+
+def fixed_design(seeds: int, margin: float, alpha: float) -> Design:
+    """The design of a run with fixed seeds: one look at all of them."""
+    return Design(alpha=alpha, margin=margin, max_seeds=max(2, seeds), looks=(max(2, seeds),))
+
+
+def verdicts_at_fixed_seeds(trials: pd.DataFrame, margin: float, alpha: float) -> pd.DataFrame:
+    """Every comparison of interest decided once, at the seeds the run has (no looks)."""
+    comparisons, diffs = differences(trials)
+    if diffs.empty:
+        return pd.DataFrame(columns=[*COMPARISON_COLUMNS, "verdict"])
+    seeds = int(diffs.groupby("comparison")["seed"].nunique().max())
+    decisions = decide(diffs, fixed_design(seeds, margin, alpha))
+    return comparisons.merge(decisions, on="comparison")
+
+
+def read_looks(run_dir) -> dict | None:
+    """A settling run's stored design and looks (`sweeps.settle`), or None for a fixed run.
+
+    Raises:
+        ValueError: If the file is there but is not the JSON object a sweep writes.
+    """
+    path = Path(run_dir) / SETTLE_FILE
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    if not isinstance(state, dict) or not isinstance(state.get("looks"), list):
+        raise ValueError(f"{SETTLE_FILE} is not a settling run's record")
+    return state

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from reports.sequential import VERDICTS, Design, judge
-from reports.settling import differences
+from reports.settling import candidate_lrs, differences
+from reports.stats import scored
 
 TRIALS = Path(__file__).resolve().parents[1] / "docs" / "default-study" / "trials.csv"
 FIRST_SEEDS = 3  # the default study's grid
@@ -84,18 +85,21 @@ def study_effects(path: Path = TRIALS) -> pd.DataFrame:
 
     The comparisons `--settle` decides (`reports.settling.differences`): a pair at one learning
     rate on final val_accuracy, and a pair each at its own best learning rate (chosen per seed
-    on validation) on test accuracy, which needs every learning rate of both placements.
+    on validation) on test accuracy, which needs both placements' candidate learning rates.
     """
     # keep_default_na=False: '' (no preset, no conv sizes) stays a value, as in the frames
     trials = pd.read_csv(path, keep_default_na=False)
-    lrs = sorted(trials["lr"].unique())
+    candidates = candidate_lrs(scored(trials))  # the default study is one context
     comparisons, diffs = differences(trials)
     rows = []
     for _, c in comparisons.iterrows():
         diff = diffs.loc[diffs["comparison"] == c["comparison"], "diff"]
         at = f"lr {c['lr']:g}" if c["kind"] == "lr" else "best lr"
-        lr_set = [c["lr"]] if c["kind"] == "lr" else lrs
-        cells = {(p, lr) for p in (c["placement_a"], c["placement_b"]) for lr in lr_set}
+        cells = {
+            (p, lr)
+            for p in (c["placement_a"], c["placement_b"])
+            for lr in ([c["lr"]] if c["kind"] == "lr" else candidates[p])
+        }
         rows.append(
             {
                 "comparison": f"{c['placement_a']} - {c['placement_b']} @ {at}",

@@ -4,7 +4,11 @@ cells each one needs, and the verdicts at fixed seeds. Pure: frames in, frames o
 The comparisons of interest, within each context (`reports.contexts`):
 - every pair of placements at each learning rate (final val accuracy, as `stats`);
 - every pair of placements, each at its own best learning rate (chosen per seed on validation,
-  test accuracy, as `selection`): a seed counts once both placements have every learning rate.
+  test accuracy, as `selection`). A placement's *candidate* learning rates are those that some
+  seed of the full grid chose; later seeds run only those (a learning rate no seed chose, such
+  as one where the placement diverges, cannot become a seed's best in any way that matters,
+  and training it again would only spend trials), and a seed counts once both placements have
+  all their candidates.
 Each has a stable id (a JSON object of what it compares), so the decisions of one look can be
 matched with the next one's.
 """
@@ -67,9 +71,9 @@ def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             by_seed = cell.pivot_table(index="seed", columns="placement", values="val_score")
             for a, b in placement_pairs(cell["placement"]):
                 add("lr", float(lr), a, b, context, _paired(by_seed, a, b))
-        complete = _seeds_with_every_lr(study)
+        complete = _seeds_with_candidates(study)
         choices = best_lr_choices(study)
-        choices = choices[[complete.get(p, set()).__contains__(s) for p, s in zip(choices["placement"], choices["seed"], strict=True)]]  # fmt: skip
+        choices = choices[[s in complete.get(p, set()) for p, s in zip(choices["placement"], choices["seed"], strict=True)]]  # fmt: skip
         by_seed = choices.pivot_table(index="seed", columns="placement", values="test_score")
         for a, b in placement_pairs(study["placement"]):
             if a in by_seed and b in by_seed:
@@ -78,17 +82,33 @@ def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return comparisons, pd.DataFrame(diffs, columns=["comparison", "seed", "diff"])
 
 
-def _seeds_with_every_lr(study: pd.DataFrame) -> dict[str, set[int]]:
-    """Per placement, the seeds that ended at every learning rate of the context."""
+def candidate_lrs(study: pd.DataFrame) -> dict[str, set[float]]:
+    """Per placement of one context, the learning rates that some seed with every learning rate
+    of the grid chose as its best (on validation)."""
     lrs = study["lr"].nunique()
     counts = study.groupby(["placement", "seed"])["lr"].nunique()
-    complete = counts[counts == lrs].reset_index()
-    return {p: set(group["seed"]) for p, group in complete.groupby("placement")}
+    full = counts[counts == lrs].reset_index()
+    candidates = {}
+    for placement, group in full.groupby("placement"):
+        mine = study[(study["placement"] == placement) & study["seed"].isin(group["seed"])]
+        candidates[placement] = set(best_lr_choices(mine)["lr"])
+    return candidates
+
+
+def _seeds_with_candidates(study: pd.DataFrame) -> dict[str, set[int]]:
+    """Per placement, the seeds that ended at every one of its candidate learning rates."""
+    complete = {}
+    for placement, lrs in candidate_lrs(study).items():
+        mine = study[(study["placement"] == placement) & study["lr"].isin(lrs)]
+        counts = mine.groupby("seed")["lr"].nunique()
+        complete[placement] = set(counts[counts == len(lrs)].index)
+    return complete
 
 
 def cells_needed(trials: pd.DataFrame, comparisons: pd.DataFrame, ids) -> pd.DataFrame:
     """The ended trials of the cells that the comparisons `ids` need more seeds of: both
-    placements at the comparison's learning rate, or at every learning rate for best lr.
+    placements at the comparison's learning rate, or at their candidate learning rates for
+    best lr.
 
     Returns:
         The matching rows of `trials` (real values), one or more per cell.
@@ -100,11 +120,12 @@ def cells_needed(trials: pd.DataFrame, comparisons: pd.DataFrame, ids) -> pd.Dat
         here = wanted
         for key in CONTEXT_KEYS:
             here = here[here[key] == context[key]]
+        candidates = candidate_lrs(study)
         for _, row in here.iterrows():
-            mask = study["placement"].isin([row["placement_a"], row["placement_b"]])
-            if row["kind"] != BEST_LR:
-                mask &= study["lr"] == row["lr"]
-            index |= set(study.index[mask])
+            for placement in (row["placement_a"], row["placement_b"]):
+                lrs = candidates.get(placement, set()) if row["kind"] == BEST_LR else {row["lr"]}
+                mask = (study["placement"] == placement) & study["lr"].isin(lrs)
+                index |= set(study.index[mask])
     return trials.loc[sorted(index)]
 
 

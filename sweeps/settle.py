@@ -102,30 +102,27 @@ def settle(spec: SweepSpec, run_look) -> None:
     while True:
         look = state["looks"][-1]
         if look["decisions"] is None:
-            configs = look_configs(spec, look)
-            run_look(configs, look["experiment"])
-            with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
-                run_dir = _read_run(spec, scratch)
-                _, trials = load_frames(run_dir)
+            run_look(look_configs(spec, look), look["experiment"])
+        with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
+            run_dir = _read_run(spec, scratch)
+            _, trials = load_frames(run_dir)
+            if look["decisions"] is None:
                 if not _look_ended(trials, spec):
                     return  # interrupted: the caller counts what is unfinished
                 decided = _decide(trials, design, _decisions(state))
                 look["decisions"] = _records(decided)
                 _save(spec, state)
-                say(_look_line(look, decided))
-                following = _next_look(spec, design, state, trials, run_dir, decided)
-        else:
-            with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
-                run_dir = _read_run(spec, scratch)
-                _, trials = load_frames(run_dir)
-                following = _next_look(spec, design, state, trials, run_dir, _decisions(state))
+                if not spec.quiet:
+                    say(_look_line(look, decided))
+            following = _next_look(spec, design, state, trials, run_dir, _decisions(state))
         if following is None:
             state["done"] = True
             _save(spec, state)
             return
         state["looks"].append(following)
         _save(spec, state)
-        say(_plan_line(following))
+        if not spec.quiet:
+            say(_plan_line(following))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

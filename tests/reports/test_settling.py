@@ -7,6 +7,7 @@ import pandas as pd
 
 from reports.settling import (
     BEST_LR,
+    candidate_lrs,
     cells_needed,
     comparison_id,
     differences,
@@ -37,22 +38,27 @@ def test_every_pair_at_each_lr_and_at_their_best_lrs_with_a_stable_id():
     assert np.allclose(best.sort_values("seed")["diff"], [0.02, 0.021, 0.022])
 
 
-def test_a_seed_counts_for_best_lr_only_once_every_lr_has_it():
-    trials = _study(seeds=3)
-    partial = trials[~((trials["seed"] == 2) & (trials["lr"] == 0.01))]
-    comparisons, diffs = differences(partial)
+def test_a_seed_counts_for_best_lr_once_it_has_every_candidate_lr():
+    trials = _study(seeds=3)  # lr 0.1 is every seed's best: the only candidate
+    assert candidate_lrs(trials) == {"none": {0.1}, "before_activation": {0.1}}
+    without_candidate = trials[~((trials["seed"] == 2) & (trials["lr"] == 0.1))]
+    comparisons, diffs = differences(without_candidate)
     best = comparisons.loc[comparisons["kind"] == BEST_LR, "comparison"].iloc[0]
     assert sorted(diffs.loc[diffs["comparison"] == best, "seed"]) == [0, 1]
+    without_other = trials[~((trials["seed"] == 2) & (trials["lr"] == 0.01))]
+    comparisons, diffs = differences(without_other)  # as a later look's seed: candidates only
+    best = comparisons.loc[comparisons["kind"] == BEST_LR, "comparison"].iloc[0]
+    assert sorted(diffs.loc[diffs["comparison"] == best, "seed"]) == [0, 1, 2]
 
 
-def test_cells_needed_are_the_compared_cells_and_for_best_lr_every_lr():
+def test_cells_needed_are_the_compared_cells_and_for_best_lr_the_candidates():
     trials = _study()
     comparisons, _ = differences(trials)
     at_lr = comparisons.loc[comparisons["kind"] == "lr", "comparison"].iloc[0]
     rows = cells_needed(trials, comparisons, [at_lr])
     assert set(rows["lr"]) == {0.01} and set(rows["placement"]) == {"none", "before_activation"}
     best = comparisons.loc[comparisons["kind"] == BEST_LR, "comparison"]
-    assert set(cells_needed(trials, comparisons, best)["lr"]) == {0.01, 0.1}
+    assert set(cells_needed(trials, comparisons, best)["lr"]) == {0.1}
     assert cells_needed(trials, comparisons, []).empty
 
 

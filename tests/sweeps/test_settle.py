@@ -34,16 +34,25 @@ def _looks(run):
     return json.loads((run / "settle.json").read_text())["looks"]
 
 
-def _needed_cells(decisions, lrs) -> set:
+def _candidates(trials) -> dict:
+    """Per placement, the lrs some first-look seed chose as its best on validation (a diverged
+    trial scores chance, 0.10)."""
+    first = trials[~trials["trial_dir"].str.startswith("look-")].copy()
+    first["score"] = first["final_val_accuracy"].where(first["status"] != "diverged", 0.1)
+    ordered = first.sort_values(["score", "lr"], ascending=[False, True])
+    best = ordered.groupby(["placement", "seed"]).head(1)
+    return {p: set(group["lr"]) for p, group in best.groupby("placement")}
+
+
+def _needed_cells(decisions, candidates) -> set:
     cells = set()
     for row in decisions:
         if row["verdict"] != "undecided":
             continue
         c = json.loads(row["comparison"])
         for placement in (c["a"], c["b"]):
-            cells |= (
-                {(placement, c["lr"])} if c["kind"] == "lr" else {(placement, lr) for lr in lrs}
-            )
+            lrs = {c["lr"]} if c["kind"] == "lr" else candidates[placement]
+            cells |= {(placement, lr) for lr in lrs}
     return cells
 
 
@@ -53,9 +62,9 @@ def test_each_look_adds_seeds_only_to_the_cells_of_undecided_comparisons(straigh
     assert len(looks) >= 2 and looks[0]["seeds"] == [0, 1, 2]
     _, trials = load_frames(straight)
     assert (trials["status"].isin(["completed", "diverged"])).all()
-    lrs = set(trials["lr"])
+    candidates = _candidates(trials)
     for previous, look in itertools.pairwise(looks):
-        needed = _needed_cells(previous["decisions"], lrs)
+        needed = _needed_cells(previous["decisions"], candidates)
         new = trials[trials["trial_dir"].str.startswith(f"look-{look['look']}/")]
         assert set(zip(new["placement"], new["lr"], strict=True)) == needed
         assert sorted(set(new["seed"])) == look["seeds"]

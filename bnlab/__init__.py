@@ -56,5 +56,9 @@ def __getattr__(name):
     if name in _TRAIN_NAMES:
         import importlib
 
-        return getattr(importlib.import_module("bnlab.trainer"), name)
+        from bnlab.native import quiet_native_stderr
+
+        with quiet_native_stderr():
+            trainer = importlib.import_module("bnlab.trainer")
+        return getattr(trainer, name)
     raise AttributeError(f"module 'bnlab' has no attribute {name!r}")

@@ -62,6 +62,10 @@ class CompiledLoop:
             jit_compile=False,
         )
 
+    def reset(self, seed: int) -> None:
+        """Shuffle as trial `seed` does from now on (the traced functions stay)."""
+        self._seed = seed
+
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training data in the order of (seed, epoch).
 

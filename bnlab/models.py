@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bnlab.architectures import ARCHS, IMAGE_SIZE
 from bnlab.config import TrialConfig
 from bnlab.layers import Layer
+from bnlab.native import quiet_native_stderr
 
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
 ARROW = " -> "
@@ -74,7 +75,8 @@ def build_model(config: TrialConfig | str | None = None, seed: int | None = None
         seed: If given, seeds Python, NumPy and TensorFlow first so initial weights repeat.
         **fields: `TrialConfig` fields to set or change (e.g. `hidden=(64,)`, `preset="seed"`).
     """
-    import keras
+    with quiet_native_stderr():
+        import keras
 
     config = _config(config, fields)
     description = describe_model(config)

@@ -17,8 +17,3 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
         "before_activation": _SEED_BN,
     },
 }
-
-
-def preset_fields(preset: str) -> tuple[str, ...]:
-    """The config fields a preset sets, in a stable order."""
-    return tuple(sorted({f for fields in PRESETS[preset].values() for f in fields}))

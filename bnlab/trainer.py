@@ -16,11 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bnlab.compiled import compiled_for
 from bnlab.config import TrialConfig
 from bnlab.data import FashionMNIST
-from bnlab.loop import CompiledLoop
-from bnlab.models import ParamCounts, build_model, count_params, describe_model
-from bnlab.optimizers import build_optimizer
+from bnlab.models import ParamCounts, count_params, describe_model
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -189,6 +188,7 @@ def train(
     threads: int | None = None,
     initial_state: TrainState | None = None,
     verbose: int = 0,
+    reuse: bool = True,
 ) -> TrainResult:
     """Train one model and evaluate it on the test split.
 
@@ -200,6 +200,9 @@ def train(
         threads: Cap TensorFlow's threads (see `set_threads`); None leaves TensorFlow's default.
         initial_state: Continue from this state instead of from fresh weights.
         verbose: 1 prints one line per epoch; 0 prints nothing.
+        reuse: Reset a model of the same shape compiled by an earlier call in this process
+            instead of building and tracing a new one (`bnlab.compiled`): the same numbers,
+            without the fixed cost. False builds afresh and forgets the kept models.
 
     Returns:
         The full per-epoch history (including epochs before `initial_state`), test metrics,
@@ -217,21 +220,11 @@ def train(
     # Deterministic on CPU by construction (seeded init, stateless per-epoch shuffles, one
     # graph per epoch) and held by tests; tf's global op-determinism switch was measured
     # 15-20% slower here without changing that.
-    if config.subset is not None:
-        data = data.subset(*config.subset)
-    keras.backend.clear_session()  # a process running trial after trial starts each one clean
-
-    model = build_model(config, seed=config.seed)
-    model.compile(
-        optimizer=build_optimizer(config.optimizer, config.lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=False,  # XLA measured slower on CPU for this MLP
-    )
+    compiled = compiled_for(config, data, reuse)
+    model, loop, data = compiled.model, compiled.loop, compiled.data
     history = [dict(row) for row in initial_state.history] if initial_state else []
     if initial_state is not None:
         _restore(model, initial_state, config)
-    loop = CompiledLoop(model, data.train.x, data.train.y, config.batch_size, config.seed)
     first_epoch = initial_state.epoch if initial_state is not None else 0
     if first_epoch < config.epochs and not _diverged(history):
         _run_epochs(loop, config, data, first_epoch, history, callbacks, verbose)

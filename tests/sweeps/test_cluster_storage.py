@@ -2,15 +2,13 @@
 namespace, an empty tmpfs over the folder): the preflight refuses the folder before any trial,
 and the same cluster runs the sweep on both nodes with an s3:// output."""
 
-import os
 import shlex
-import subprocess
 
 import pytest
 
 from reports import load_frames
 from reports.storage import fetch_run
-from tests.storage import free_port
+from tests.ray_cluster import Cluster
 from tests.sweeps.conftest import TINY, run_sweep
 
 
@@ -19,26 +17,17 @@ def split_cluster(tmp_path, s3_server):
     """Head node as usual; the second node sees an empty tmpfs where the head sees `runs`."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # with the S3 credentials from s3_server
-    common = "--node-ip-address=127.0.0.1 --num-cpus=1 --num-gpus=0 --disable-usage-stats"
-    subprocess.run(
-        ["ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *common.split()],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])  # S3 credentials: os.environ
+
+    def own_mount(argv):
+        second = f"mount -t tmpfs tmpfs {shlex.quote(str(runs))} && exec {shlex.join(argv)}"
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", second]
+
     try:
-        second = (
-            f"mount -t tmpfs tmpfs {shlex.quote(str(runs))} && "
-            f"exec ray start --address=127.0.0.1:{port} {common}"
-        )
-        started = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", second],
-            env=env, capture_output=True, text=True,
-        )  # fmt: skip
-        assert started.returncode == 0, started.stderr[-2000:]
-        yield f"127.0.0.1:{port}", runs
+        cluster.join("--num-cpus=1", wrap=own_mount)
+        yield cluster.address, runs
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        cluster.stop()
 
 
 @pytest.mark.cluster

@@ -9,29 +9,21 @@ import psutil
 import pytest
 
 from reports import load_frames
-from tests.storage import free_port
+from tests.ray_cluster import Cluster
 from tests.sweeps.conftest import ROOT, TRIAL_FOLDERS, result_rows, sweep_command, wait_for
-
-COMMON = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
-
-
-def _raylets() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["name", "cmdline"]) if "raylet" in " ".join(p.info["cmdline"] or [])[:200] and p.info["name"] == "raylet"}  # fmt: skip
 
 
 @pytest.fixture
 def cluster_with_a_second_node():
     """Head and a second node on loopback; yields the address and the second node's raylet."""
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    subprocess.run(["ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *COMMON], env=env, check=True, capture_output=True)  # fmt: skip
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
     try:
-        head = _raylets()
-        subprocess.run(["ray", "start", f"--address=127.0.0.1:{port}", *COMMON], env=env, check=True, capture_output=True)  # fmt: skip
-        (second,) = _raylets() - head
-        yield f"127.0.0.1:{port}", psutil.Process(second)
+        (head,) = cluster.raylets()
+        cluster.join("--num-cpus=1")
+        (second,) = [p for p in cluster.raylets() if p.pid != head.pid]
+        yield cluster.address, second
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        cluster.stop()
 
 
 def _trial_on(raylet, run):

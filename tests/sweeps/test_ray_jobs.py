@@ -7,33 +7,38 @@ import subprocess
 import pytest
 
 from reports import load_frames
+from tests.ray_cluster import Cluster
 from tests.storage import free_port
-from tests.sweeps.conftest import ROOT, TINY
+from tests.sweeps.conftest import ROOT, TINY, wait_for
 
 
 @pytest.fixture
 def job_server():
-    port, dashboard = free_port(), free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    subprocess.run(
-        ["ray", "start", "--head", f"--port={port}", "--include-dashboard=true",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-         "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=0", "--disable-usage-stats"],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    dashboard = free_port()
+    # The job agent's own port too: every Ray's agent takes 52365 by default, and another
+    # test's Ray may hold it.
+    cluster = Cluster(["--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                       f"--dashboard-port={dashboard}",
+                       f"--dashboard-agent-listen-port={free_port()}"])  # fmt: skip
     try:
         yield f"http://127.0.0.1:{dashboard}"
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        cluster.stop()
 
 
 def _submit(server, *flags):
-    return subprocess.run(
-        ["ray", "job", "submit", "--address", server, "--working-dir", ".", "--",
-         "python", "-m", "sweeps.bn_placement", "--address", "auto", *flags],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "RAY_AUTH_MODE": "token"},
-    )  # fmt: skip
+    """Submit; again while the head's job agent is not up yet (Ray: "please try again later")."""
+
+    def attempt():
+        done = subprocess.run(
+            ["ray", "job", "submit", "--address", server, "--working-dir", ".", "--",
+             "python", "-m", "sweeps.bn_placement", "--address", "auto", *flags],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "RAY_AUTH_MODE": "token"},
+        )  # fmt: skip
+        return None if "No available agent to submit job" in done.stderr else done
+
+    return wait_for(attempt, 120, "the cluster's job agent")
 
 
 @pytest.mark.cluster

@@ -1,14 +1,12 @@
 """Real sweeps through the CLI: embedded Ray, a two-node local cluster, a logical GPU."""
 
 import json
-import os
-import subprocess
 
 import pytest
 
 from reports import load_frames
 from sweeps.spec import SPEC_FILE
-from tests.storage import free_port
+from tests.ray_cluster import Cluster
 from tests.sweeps.conftest import TINY, run_sweep
 
 
@@ -40,26 +38,12 @@ def test_tiny_sweep_with_a_divergent_lr(tmp_path):
 @pytest.fixture
 def two_node_cluster(tmp_path):
     """`ray start --head` plus a second node, each with 1 CPU, all on loopback."""
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    common = [
-        "--node-ip-address=127.0.0.1",
-        "--num-cpus=1",
-        "--num-gpus=0",
-        "--disable-usage-stats",
-    ]
-    subprocess.run(
-        ["ray", "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
     try:
-        subprocess.run(
-            ["ray", "start", f"--address=127.0.0.1:{port}", *common],
-            env=env, check=True, capture_output=True,
-        )  # fmt: skip
-        yield f"127.0.0.1:{port}"
+        cluster.join("--num-cpus=1")
+        yield cluster.address
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        cluster.stop()
 
 
 @pytest.mark.cluster

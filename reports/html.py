@@ -19,7 +19,7 @@ import pandas as pd
 
 from reports import findings, plots, tables
 from reports.analysis import THRESHOLD, analyze
-from reports.atomic import atomic_path, write_text
+from reports.atomic import atomic_folder, atomic_path, write_text
 from reports.contexts import CONTEXT_KEYS
 from reports.frames import export_frames, load_frames
 from reports.selection import STABLE_MIN_ACCURACY
@@ -125,9 +125,8 @@ def _labelled(frames: dict) -> dict:
     return drawn
 
 
-def _draw(folder: Path, frames: dict) -> list[dict]:
-    if frames["summary"].empty:
-        return []
+def figure_makers(frames: dict) -> dict:
+    """Each figure the report draws, by name: a function returning its matplotlib Figure."""
     frames = _labelled(frames)
     makers = {
         "final_vs_lr": lambda: plots.final_vs_lr(frames["scored"], frames["stable_lr"]),
@@ -139,8 +138,14 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
     }
     if frames["comparisons"].empty:
         del makers["gain_per_lr"]
+    return makers
+
+
+def _draw(folder: Path, frames: dict) -> list[dict]:
+    if frames["summary"].empty:
+        return []
     figures = []
-    for key, make in makers.items():
+    for key, make in figure_makers(frames).items():
         figure = make()
         with atomic_path(folder / f"{key}.png") as tmp:
             figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -153,10 +158,13 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
 def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Every frame the report shows, computed from the stored run (its trials, the margin its
     spec names and, for a settling run, its stored looks)."""
-    spec = _read_spec(Path(run_dir))
-    margin = spec.get("margin", MARGIN_POINTS)
-    margin = margin / 100 if isinstance(margin, int | float) and 0 < margin < 100 else MARGIN
-    return analyze(*load_frames(run_dir), looks=read_looks(run_dir), margin=margin)
+    return analyze(*load_frames(run_dir), looks=read_looks(run_dir), margin=margin_of(run_dir))
+
+
+def margin_of(run_dir: str | Path) -> float:
+    """The equivalence margin (accuracy) the run's spec names; the default if it names none."""
+    margin = _read_spec(Path(run_dir)).get("margin", MARGIN_POINTS)
+    return margin / 100 if isinstance(margin, int | float) and 0 < margin < 100 else MARGIN
 
 
 def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
@@ -181,8 +189,14 @@ def write_report(
         frames: What `compute(run_dir)` returned, if the caller has it already.
     """
     run_dir = Path(run_dir)
-    folder = Path(report_dir) if report_dir is not None else run_dir / "report"
+    target = Path(report_dir) if report_dir is not None else run_dir / "report"
     frames = compute(run_dir) if frames is None else frames
+    with atomic_folder(target) as folder:  # the old report stays whole until the new one is
+        _write(run_dir, folder, frames, sweep_wall_seconds)
+    return target / "index.html"
+
+
+def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None) -> None:
     exported = {k: v for k, v in frames.items() if k != "scored"}
     export_frames(exported, folder)
     figures = _draw(folder, frames)
@@ -207,4 +221,3 @@ def write_report(
         meta=_run_metadata(run_dir, trials, sweep_wall_seconds),
     )
     write_text(folder / "index.html", page)
-    return folder / "index.html"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")  # files only: reports run on servers and in CI with no display
+if "ipykernel" not in sys.modules:  # in Jupyter the figures show inline, with its own backend
+    matplotlib.use("Agg")  # files only: reports run on servers and in CI with no display
 
 import matplotlib.pyplot as plt
 import pandas as pd

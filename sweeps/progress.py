@@ -42,6 +42,7 @@ class TrialSnapshot:
         seconds: Its time so far (start-up, epochs and evaluation).
         epoch_seconds: How long its last epoch took, or None before the first.
         val_accuracy: Its last reported val_accuracy, or None.
+        retries: How often its worker failed and it was started again (from its checkpoint).
     """
 
     state: str
@@ -53,6 +54,7 @@ class TrialSnapshot:
     seconds: float = 0.0
     epoch_seconds: float | None = None
     val_accuracy: float | None = None
+    retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Tally:
     epochs_total: int
     eta_seconds: float | None
     best: list[Best]
+    retries: int = 0
 
     @property
     def finished(self) -> int:
@@ -96,6 +99,7 @@ def tally(trials: list[TrialSnapshot], slots: int) -> Tally:
         ),
         eta_seconds=eta_seconds(trials, slots),
         best=best_per_placement(trials),
+        retries=sum(t.retries for t in trials),
     )
 
 
@@ -174,9 +178,11 @@ def clock(seconds: float | None) -> str:
 
 def _trials_phrase(t: Tally) -> str:
     c = t.counts
+    retries = f", {t.retries} {'retry' if t.retries == 1 else 'retries'}" if t.retries else ""
     return (
         f"trials {t.finished}/{t.total} done ({c['completed']} completed, {c['diverged']} "
-        f"diverged, {c['errored']} errored), {c['running']} running, {c['pending']} pending"
+        f"diverged, {c['errored']} errored{retries}), {c['running']} running, "
+        f"{c['pending']} pending"
     )
 
 
@@ -214,6 +220,29 @@ def panel(t: Tally, elapsed: float) -> Group:
     return Group(bar, Text(_trials_phrase(t)), table)
 
 
+class _Text:
+    """Plain text for a notebook's output area."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _notebook_output():
+    """In a Jupyter kernel, an output area to redraw in place (an IPython display handle)."""
+    if "ipykernel" not in sys.modules:
+        return None
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in shell.config:
+        return None
+    return display(_Text("starting..."), display_id=True)
+
+
 class ProgressView:
     """Shows a sweep's progress: `update` it with snapshots as often as you like.
 
@@ -227,11 +256,15 @@ class ProgressView:
         clock: A monotonic clock in seconds.
     """
 
-    def __init__(self, slots: int, interval: float = 30.0, file=None, clock=time.monotonic):
+    def __init__(
+        self, slots: int, interval: float = 30.0, file=None, clock=time.monotonic, quiet=False
+    ):
         self.slots = slots
         self.interval = interval
         self.console = _KeepGoingConsole(file=file or sys.stdout, highlight=False, soft_wrap=True)
         self.on_terminal = self.console.is_terminal
+        self._notebook = None if (quiet or file is not None) else _notebook_output()
+        self._quiet = quiet
         self._clock = clock
         self._start = clock()
         self._last_draw = self._start
@@ -240,7 +273,7 @@ class ProgressView:
 
     def __enter__(self) -> ProgressView:
         self._start = self._last_draw = self._clock()
-        if self.on_terminal:
+        if self.on_terminal and not self._quiet and self._notebook is None:
             self._live = Live(console=self.console, auto_refresh=False, transient=False)
             self._live.start()
         return self
@@ -250,12 +283,12 @@ class ProgressView:
 
     def due(self) -> bool:
         """Whether an update now would be drawn."""
-        wait = REDRAW_S if self.on_terminal else self.interval
+        wait = REDRAW_S if (self.on_terminal or self._notebook) else self.interval
         return self._clock() - self._last_draw >= wait
 
     def update(self, trials: list[TrialSnapshot], done: bool = False) -> None:
         """Draw the view of `trials` if it is due (always when `done`)."""
-        if self._closed or not (done or self.due()):
+        if self._quiet or self._closed or not (done or self.due()):
             return
         self._draw(tally(trials, self.slots))
         if done:
@@ -266,6 +299,8 @@ class ProgressView:
         elapsed = now - self._start
         if self._live is not None:
             self._live.update(panel(t, elapsed), refresh=True)
+        elif self._notebook is not None:
+            self._notebook.update(_Text(plain_line(t, elapsed)))
         else:
             self.console.print(plain_line(t, elapsed), markup=False, crop=False)
             self.console.file.flush()

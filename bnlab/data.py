@@ -6,13 +6,18 @@ gives inputs scaled to [0, 1] as in the reference study.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
+import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bnlab.native import quiet_native_stderr
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -30,6 +35,7 @@ VALIDATION_SIZE = 5000
 SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The same origin keras.datasets.fashion_mnist downloads from; BNLAB_DATA_URL points at a mirror.
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DOWNLOAD_TIMEOUT_S = 30  # per network wait
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,16 @@ def load_fashion_mnist(
             file, what was wrong, every place searched and how to fix it.
     """
     searched = [Path(data_dir)] if data_dir is not None else _search_dirs(None)
-    folder = next((d for d in searched if _find_all(d) is not None), None)
+    folder = None
+    for place in searched:
+        if _find_all(place) is not None:
+            folder = place
+            break
+        if _unusable(place):
+            raise DatasetError(
+                f"Fashion-MNIST in {place}: {_describe(place)}. Fix its permissions or links, or "
+                f"point BNLAB_DATA_DIR (or --data-dir) elsewhere. {_HOW_TO_FIX}"
+            )
     download_note = "  - Keras download: not allowed (download=False)"
     if data_dir is not None:
         download_note = "  - nothing else: an explicit folder is the only place used"
@@ -192,9 +207,25 @@ def _search_dirs(data_dir) -> list[Path]:
     return unique
 
 
+def _problem(path: Path) -> str | None:
+    """What keeps `path` from being read as a file ('missing', a link loop, no permission), or
+    None if it can be."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "missing"
+    except OSError as err:  # a link loop, a folder that cannot be searched
+        return (
+            "a symbolic link loop" if err.errno == errno.ELOOP else f"not readable ({err.strerror})"
+        )
+    if not stat.S_ISREG(mode):
+        return "not a file"
+    return None if os.access(path, os.R_OK) else "not readable (permission denied)"
+
+
 def _find(folder: Path, spec: _IdxFile) -> Path | None:
     for name in (spec.name + ".gz", spec.name):
-        if (folder / name).is_file():
+        if _problem(folder / name) is None:
             return folder / name
     return None
 
@@ -205,10 +236,29 @@ def _find_all(folder: Path) -> dict[str, Path] | None:
 
 
 def _describe(folder: Path) -> str:
-    if not folder.exists():
-        return "does not exist"
-    missing = [spec.name for spec in _FILES.values() if _find(folder, spec) is None]
-    return "missing " + ", ".join(missing)
+    try:
+        if not folder.is_dir():
+            return "does not exist" if not folder.exists() else "is not a folder"
+        os.listdir(folder)
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    missing, broken = [], []
+    for spec in _FILES.values():
+        if _find(folder, spec) is None:
+            seen = [_problem(folder / n) for n in (spec.name + ".gz", spec.name)]
+            why = next((p for p in seen if p != "missing"), None)
+            if why:
+                broken.append(f"{spec.name} is {why}")
+            else:
+                missing.append(spec.name)
+    return "; ".join(broken + (["missing " + ", ".join(missing)] if missing else []))
+
+
+def _unusable(folder: Path) -> bool:
+    """A searched folder that holds some of the files, but not all readable: an error, not a
+    reason to quietly use another folder's data."""
+    description = _describe(folder)
+    return any(w in description for w in ("cannot be read", "link", "not readable", "not a file"))
 
 
 def _read_idx(path: Path, spec: _IdxFile, searched: list[Path]) -> np.ndarray:
@@ -237,13 +287,20 @@ def _read_idx(path: Path, spec: _IdxFile, searched: list[Path]) -> np.ndarray:
 
 
 def _download_with_keras() -> tuple[Path | None, str]:
-    """Let Keras download the four files into its cache: (folder, "") or (None, what failed)."""
-    from keras.utils import get_file  # only here: loading local files must not need TensorFlow
+    """Let Keras download the four files into its cache: (folder, "") or (None, what failed).
+
+    Each network wait is bounded (`DOWNLOAD_TIMEOUT_S`): a mirror that accepts and never
+    answers fails instead of hanging.
+    """
+    with quiet_native_stderr():  # only here: loading local files must not need TensorFlow
+        from keras.utils import get_file
 
     origin = os.environ.get("BNLAB_DATA_URL", KERAS_ORIGIN).rstrip("/") + "/"
     cache = keras_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)  # else Keras silently falls back to /tmp/.keras
+    previous_timeout = socket.getdefaulttimeout()
     try:
+        cache.mkdir(parents=True, exist_ok=True)  # else Keras silently falls back to /tmp/.keras
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         for spec in _FILES.values():
             path = get_file(
                 spec.name + ".gz",
@@ -254,6 +311,8 @@ def _download_with_keras() -> tuple[Path | None, str]:
             )
     except Exception as err:  # Keras raises bare Exception subclasses for network failures
         return None, f"  - Keras download from {origin}: failed ({err})"
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     return Path(path).parent, ""
 
 

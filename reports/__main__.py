@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     remote = is_uri(args.run)
     default = Path(f"{run_name(args.run)}-report") if remote else Path(args.run) / "report"
     report_dir = Path(args.report_dir) if args.report_dir else default
-    problem = None if remote else _problem(Path(args.run), args.run)
-    problem = problem or report_dir_problem(report_dir)
+    try:
+        problem = None if remote else _problem(Path(args.run), args.run)
+        problem = problem or report_dir_problem(report_dir)
+    except OSError as err:  # a path the system refuses (too long, a loop)
+        problem = f"{err.filename!r}: {err.strerror}."
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -60,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: RUN: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the previous report files are intact.", file=sys.stderr)
+        print(
+            "interrupted; the previous report is as it was (a new one replaces it only whole).",
+            file=sys.stderr,
+        )
         return 130
     say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,48 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty folder beside `target`; on success it takes `target`'s place whole.
+
+    The old folder is renamed away and the new one renamed in, with stop signals held for
+    those two renames, so a reader (or an interrupted writer) sees the old folder or the new
+    one, never a mix. If the block raises, `target` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
+    try:
+        yield new
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        with _signals_held():
+            if target.exists():
+                os.replace(target, old)
+            os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl+C and SIGTERM for a moment; they take effect after the block."""
+    pressed = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    try:
+        previous = {s: signal.signal(s, lambda *_: pressed.append(True)) for s in stops}
+    except ValueError:  # not the main thread: nothing to hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def write_text(target: str | os.PathLike, text: str) -> None:

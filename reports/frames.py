@@ -135,7 +135,10 @@ _TRIAL_FILES = ("params.json", "params.pkl", "result.json", "progress.csv")
 
 
 def _is_trial(folder: Path) -> bool:
-    return folder.is_dir() and any((folder / f).exists() for f in _TRIAL_FILES)
+    try:
+        return folder.is_dir() and any((folder / f).exists() for f in _TRIAL_FILES)
+    except OSError:  # a folder that cannot be searched: listed, as damaged
+        return folder.name != "report" and not folder.name.startswith(".")
 
 
 def trial_dirs(run_dir: str | Path) -> list[Path]:
@@ -159,6 +162,9 @@ def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for folder in trial_dirs(run_dir):
         try:
             rows, row = _read_trial(folder, folder.relative_to(run_dir).as_posix())
+        except OSError as err:
+            problem = f"cannot be read ({err.strerror or err})"
+            rows, row = [], _damaged(folder, folder.relative_to(run_dir).as_posix(), problem)
         except (KeyError, TypeError, ValueError) as err:
             problem = f"unreadable values ({type(err).__name__}: {err})"
             rows, row = [], _damaged(folder, folder.relative_to(run_dir).as_posix(), problem)

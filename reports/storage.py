@@ -8,6 +8,9 @@ A report needs only each trial's small text files, so a run at a URI is read by 
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +26,14 @@ class StorageError(RuntimeError):
 
 def is_uri(location: str) -> bool:
     return "://" in str(location)
+
+
+def canonical(uri: str) -> str:
+    """One spelling per place: the query's keys sorted, no trailing slash ('s3://b/r?x=1&a=2'
+    and 's3://b/r/?a=2&x=1' are the same run)."""
+    parts = urllib.parse.urlsplit(uri)
+    query = urllib.parse.urlencode(sorted(urllib.parse.parse_qsl(parts.query)))
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/"), query=query))
 
 
 def run_name(location: str) -> str:
@@ -91,6 +102,23 @@ def _failing_as_storage_error(what: str, location: str) -> Iterator[None]:
         yield
     except OSError as err:
         raise StorageError(f"cannot {what} {location!r}: {' '.join(str(err).split())}") from None
+
+
+@contextlib.contextmanager
+def waiting_note(location: str, after_s: float = 10.0) -> Iterator[None]:
+    """Say once on stderr that the storage at `location` is being waited for, if the block
+    takes longer than `after_s` (a storage service that accepts and does not answer)."""
+
+    def note() -> None:
+        print(f"waiting for the storage at {location!r} to answer...", file=sys.stderr, flush=True)
+
+    timer = threading.Timer(after_s, note)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def read_text(location: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shlex
 import signal
@@ -21,6 +22,7 @@ from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
 from reports.console import say
+from sweeps import room
 from sweeps.grid import model_label
 from sweeps.run_folder import SPEC_FILE, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
@@ -80,13 +82,29 @@ def _summary(trials) -> str:
 
 
 def resume_command(spec: SweepSpec) -> str:
+    """How to continue the run: the command line, or the Python call that started it."""
+    if spec.command.startswith("sweeps.run("):
+        return f"sweeps.run(name={spec.name!r}, output_dir={spec.output_dir!r}, resume=True)"
     return (
         f"python -m sweeps.bn_placement --resume --name {shlex.quote(spec.name)} "
         f"--output-dir {shlex.quote(spec.output_dir)}"
     )
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+def with_command(spec: SweepSpec, command: str) -> SweepSpec:
+    """The spec, remembering how it was started (the report shows it; resumes repeat it)."""
+    return SweepSpec.from_dict({**spec.to_dict(), "command": command.strip()})
+
+
+def one_line(err: Exception, spec: SweepSpec | None = None) -> str:
+    """What went wrong before the sweep started, in one line, as the command line says it."""
+    if isinstance(err, storage.StorageError):
+        return f"--output-dir: {err}"
+    return " ".join(str(err).split())
+
+
+# Ctrl+C; `kill`, a scheduler or `ray job stop`; a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum, frame):
@@ -95,12 +113,14 @@ def _interrupt(signum, frame):
 
 @contextlib.contextmanager
 def _deferred_interrupt():
-    """Hold Ctrl+C and SIGTERM while Ray starts (interrupting its start-up can leave processes
-    behind or crash); they take effect as a KeyboardInterrupt as soon as the block ends."""
+    """Record Ctrl+C, SIGTERM and SIGHUP instead of raising them inside the block (an import,
+    Ray's start-up, which an exception could leave half-done); they take effect as a
+    KeyboardInterrupt as soon as the block ends. The block gets the record: Ray's start watches
+    it and stops at once (`startup.bounded`)."""
     pressed = []
     previous = {s: signal.signal(s, lambda *_: pressed.append(True)) for s in STOP_SIGNALS}
     try:
-        yield
+        yield pressed
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -110,30 +130,51 @@ def _deferred_interrupt():
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # `kill`, a scheduler or `ray job stop` sends SIGTERM: stop as cleanly as on Ctrl+C.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (`kill`, a scheduler, `ray job stop`) and SIGHUP (the terminal closed) stop the
+    # sweep as cleanly as Ctrl+C does.
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _interrupt)
     try:
         spec = parse_spec(argv)
     except SpecError as err:
         return _fail(str(err))
-    command = "python -m sweeps.bn_placement " + shlex.join(argv)
-    spec = SweepSpec.from_dict({**spec.to_dict(), "command": command.strip()})
+    except OSError as err:  # a path given on the command line that the system refuses
+        return _fail(f"{err.filename!r}: {err.strerror}; check the paths given.")
+    spec = with_command(spec, "python -m sweeps.bn_placement " + shlex.join(argv))
+    _warn_about_memory(spec)
     if spec.dry_run:
         print_plan(spec)
         return 0
     try:
+        return execute(spec)
+    except (DatasetError, SpecError, storage.StorageError) as err:
+        return _fail(one_line(err, spec))
+
+
+def _warn_about_memory(spec: SweepSpec) -> None:
+    if spec.address is None:
+        slots = spec.max_concurrent or max(1, (spec.num_cpus or 1) // spec.cpus_per_trial)
+        _, warning = room.memory_problem(spec.trial_configs(), slots)
+        if warning:
+            print(warning, file=sys.stderr)
+
+
+def execute(spec: SweepSpec) -> int:
+    """Run (or resume) the sweep `spec`: the command line's and `sweeps.run`'s common core.
+
+    Returns:
+        The exit code (0, 1 or 130; see the module docstring), having said why on stderr.
+
+    Raises:
+        DatasetError, SpecError, StorageError: Before anything started (exit code 2).
+    """
+    try:
         data = load_fashion_mnist(spec.data_dir)
         with run_lock(_lock_folder(spec)):
             return _run(spec, data)
-    except DatasetError as err:
-        return _fail(" ".join(str(err).split()))
-    except SpecError as err:
-        return _fail(str(err))
-    except storage.StorageError as err:  # the run's storage refused a write or a read
-        return _fail(f"--output-dir: {err}")
     except KeyboardInterrupt:
         print(
-            f"interrupted before Ray started; nothing was started or changed. Run again: {spec.command}",
+            f"interrupted before Ray started; nothing was started or changed; run again: {spec.command}",
             file=sys.stderr,
         )
         return 130
@@ -144,7 +185,7 @@ def _lock_folder(spec: SweepSpec) -> Path:
     no locks, so two sweeps are kept apart on the machine that drives them."""
     if not spec.remote:
         return spec.run_dir
-    digest = hashlib.sha256(spec.run_location.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(storage.canonical(spec.run_location).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / "bnlab-locks" / f"{spec.name}-{digest}"
 
 
@@ -163,21 +204,25 @@ def _run(spec: SweepSpec, data) -> int:
     # Token authentication, chosen rather than defaulted (Ray warns when it picks it for us);
     # clusters from `ray start` use tokens too. Ray reads this once, when it is imported.
     os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if not spec.verbose:  # in Jupyter, importing Ray logs that ipywidgets is not installed
+        logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
     start = time.time()
-    started = False
+    started = pressed_while_stopping = False
     with _deferred_interrupt():
         from sweeps import tune_runner
         from sweeps.progress import ProgressView
     try:
-        with _deferred_interrupt():
-            resources = tune_runner.start_ray(spec)
-        print_plan(spec, every_trial=False)
+        with _deferred_interrupt() as pressed:
+            again = resume_command(spec) if spec.resume else spec.command
+            resources = tune_runner.start_ray(spec, pressed, again)
+        if not spec.quiet:
+            print_plan(spec, every_trial=False)
         _write_spec(spec)
         started = True
         slots = tune_runner.slots(spec, resources)
 
         def run_look(configs, experiment: str | None = None) -> None:
-            view = ProgressView(slots, interval=spec.progress_seconds)
+            view = ProgressView(slots, interval=spec.progress_seconds, quiet=spec.quiet)
             look = tune_runner.grid_experiment(spec)
             if experiment is not None:
                 look = tune_runner.Experiment(tuple(configs), experiment, spec.run_location, True)
@@ -192,14 +237,30 @@ def _run(spec: SweepSpec, data) -> int:
     except KeyboardInterrupt:
         pass  # counted below: the trials that did not end say it was interrupted
     finally:
-        # Stopping Ray must finish, or its processes outlive the command: hold further Ctrl+C.
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
-        tune_runner.stop_ray()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        # Stopping Ray must finish, or its processes outlive the command: a press meanwhile
+        # counts once Ray is down (no report is written then).
+        try:
+            with _deferred_interrupt():
+                tune_runner.stop_ray()
+        except KeyboardInterrupt:
+            pressed_while_stopping = True
     if not started:
         again = resume_command(spec) if spec.resume else spec.command
         print(f"interrupted before any trial started; run again: {again}", file=sys.stderr)
+        return 130
+    # Trials that failed on a folder gone read-only can end the run before the guard looked.
+    stopped_because = tune_runner.stopped_because
+    if stopped_because is None and not spec.remote:
+        stopped_because = room.StorageGuard(spec.run_dir, keep_free=0).check()
+    if stopped_because:
+        print(
+            f"error: {stopped_because}; the sweep stopped with what it had written "
+            f"whole. Fix that, then continue with: {resume_command(spec)}",
+            file=sys.stderr,
+        )
+        return 2
+    if pressed_while_stopping:
+        print(f"interrupted; the results are kept. Continue with: {resume_command(spec)}", file=sys.stderr)  # fmt: skip
         return 130
     try:
         return _finish(spec, time.time() - start)
@@ -240,7 +301,8 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
                 report_dir=spec.report_location,
                 frames=frames,
             )
-            say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
+            if not spec.quiet:
+                say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
         except Exception as err:  # the trials are safe on disk; say so rather than crash
             report_failed = True
             print(
@@ -251,7 +313,7 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
             )
     if trials is None:
         _, trials = load_frames(run_dir)
-    if not spec.report:
+    if not spec.report and not spec.quiet:
         say("", _summary(trials), "")
     expected = len(spec.trial_configs())
     design_left = False

@@ -7,12 +7,14 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from reports import storage
+from sweeps import startup
 from sweeps.values import SpecError
 
 SPEC_FILE = "sweep_spec.json"
@@ -32,8 +34,32 @@ def check_name(name: str) -> None:
         )
 
 
+# Below the run folder Tune adds a trial folder (up to ~100 characters), a checkpoint folder and
+# file names: room the run folder's own path must leave under the system's limit.
+TRIAL_PATH_ROOM = 300
+
+
+def check_path_length(run_dir: Path) -> None:
+    """Refuse a run folder whose trials' paths would pass the system's path length limits."""
+    name_limit = os.pathconf("/", "PC_NAME_MAX")
+    long_names = [part for part in run_dir.parts if len(part) > name_limit]
+    if long_names:
+        raise SpecError(
+            f"--output-dir: {long_names[0][:20]!r}... is a folder name of {len(long_names[0])} "
+            f"characters; this system allows {name_limit}."
+        )
+    resolved = run_dir.resolve()
+    limit = os.pathconf("/", "PC_PATH_MAX")
+    if len(str(resolved)) + TRIAL_PATH_ROOM > limit:
+        raise SpecError(
+            f"--output-dir: the run folder's path is {len(str(resolved))} characters; its trials' "
+            f"paths would pass this system's limit of {limit}: choose a shorter --output-dir."
+        )
+
+
 def check_writable(output_dir: Path, run_dir: Path) -> None:
     """Refuse a run folder that cannot be created or written, before anything is written."""
+    check_path_length(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise SpecError(
             f"--name: {str(run_dir)!r} exists and is a file; choose another --name or --output-dir."
@@ -91,6 +117,48 @@ def read_stored_spec(run: RunFolder, flag: str = "--resume") -> dict:
     return stored
 
 
+# A trial's folder ends in Tune's trial id: 'mlp-none-relu-lr0.1-s0_5e3c0_00024' (and the
+# 'run_trial_5e3c0_00024_...' of earlier runs).
+_TRIAL_FOLDER = re.compile(r".*_[0-9a-f]{5}_\d{5}(_.*)?")
+_LOOK_FOLDER = re.compile(r"look-\d+")
+
+
+def check_tune_state(run: RunFolder, flag: str) -> None:
+    """A run that holds trials must hold Tune's state (`tuner.pkl`, an experiment state JSON
+    that parses) to continue them: a resume without it would start them over beside the old.
+
+    Raises:
+        SpecError: What is missing or damaged, and what can be done.
+    """
+    for location in _experiments(run.location):
+        names = storage.list_names(location)
+        trials = [n for n in names if _TRIAL_FOLDER.fullmatch(n)]
+        if not trials:
+            continue
+        states = sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))  # fmt: skip
+        missing = ([] if "tuner.pkl" in names else ["tuner.pkl"]) + (
+            [] if states else ["experiment_state-*.json"]
+        )
+        problem = f"is missing ({', '.join(missing)})" if missing else ""
+        if not problem:
+            try:
+                json.loads(storage.read_text(storage.join(location, states[-1])) or "")
+            except (json.JSONDecodeError, storage.StorageError) as err:
+                problem = f"is damaged ({states[-1]}: {err})"
+        if problem:
+            raise SpecError(
+                f"{flag}: Tune's state in {location!r} {problem}, so its {len(trials)} trials "
+                "cannot be continued; their results can still be reported (python -m reports "
+                f"{run.location}); start a new run with another --name."
+            )
+
+
+def _experiments(location: str) -> list[str]:
+    """The Tune experiments of a run: the grid in its own folder, a settling run's looks."""
+    looks = [n for n in storage.list_names(location) if _LOOK_FOLDER.fullmatch(n)]
+    return [location, *(storage.join(location, n) for n in looks)]
+
+
 def holds_a_sweep(run_dir: Path) -> bool:
     """Whether the folder holds anything but our lock file (a spec, trials, Tune's state)."""
     return run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir())
@@ -107,35 +175,48 @@ def newest_run(output_dir: Path) -> str:
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold `run_dir` for this sweep: a second sweep on it is refused with a `SpecError`.
 
-    The lock is `flock` on `run_dir/.lock`: the kernel drops it when the holding process dies,
-    so a crashed sweep never blocks the next one. Folders this call created are removed again
-    on the way out if nothing but the lock file was written into them.
+    The lock is `flock` on the folder itself: the kernel drops it when the holding process
+    dies, so a crashed sweep never blocks the next one, and no file can be deleted to get
+    around it. `run_dir/.lock` names the holder's pid for the message. Folders this call
+    created are removed again on the way out if nothing but the lock file was written into
+    them.
 
     Raises:
         SpecError: If another live process holds the folder.
     """
     created = []
+
+    def forget() -> None:
+        if created and not holds_a_sweep(run_dir):
+            shutil.rmtree(created[-1], ignore_errors=True)
+
     folder = run_dir
     while not folder.exists():
         created.append(folder)
         folder = folder.parent
     run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(run_dir, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             if err.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             raise SpecError(
                 f"--name: run {run_dir.name!r} in {str(run_dir.parent)!r} is in use by another "
-                f"sweep (pid {holder}); wait for it to end, or choose another --name."
+                f"sweep (pid {_holder(run_dir)}); wait for it to end, or choose another --name."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+        with contextlib.suppress(OSError):  # the note is for people; the flock is the lock
+            (run_dir / LOCK_FILE).write_text(str(os.getpid()))
+        with startup.undo_on_abort(forget):
+            yield
     finally:
-        if created and not holds_a_sweep(run_dir):
-            shutil.rmtree(created[-1], ignore_errors=True)
+        forget()
         os.close(fd)
+
+
+def _holder(run_dir: Path) -> str:
+    try:
+        return (run_dir / LOCK_FILE).read_text().strip()[:32] or "unknown"
+    except OSError:
+        return "unknown"

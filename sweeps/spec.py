@@ -7,6 +7,7 @@ one line naming the flag, the value and what is allowed, before anything starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,11 +25,14 @@ from bnlab import TrialConfig
 from reports import storage
 from reports.atomic import report_dir_problem
 from sweeps import grid as grid_flags
+from sweeps import room
 from sweeps.grid import GRID_FIELDS, GRID_FLAGS, QUICK_EPOCHS, QUICK_FIELDS, QUICK_SUBSET, explicit
 from sweeps.run_folder import (
     SPEC_FILE,
     RunFolder,
     check_name,
+    check_path_length,
+    check_tune_state,
     check_writable,
     newest_run,
     read_stored_spec,
@@ -82,6 +86,8 @@ class SweepSpec:
     settle: bool = False
     max_seeds: int = 3
     margin: float = MARGIN_POINTS
+    quiet: bool = False
+    address_source: str = "--address"  # or RAY_ADDRESS, for the messages
 
     @property
     def report_location(self) -> Path:
@@ -142,6 +148,15 @@ class SweepSpec:
         return cls(**{k: tuples(v) for k, v in d.items()})
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default unless it has none or its help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse would print its whole usage block; one line says it, --help shows the rest.
@@ -156,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
             "sizes) on Fashion-MNIST with Ray Tune, then write the report. Lists are "
             "comma-separated."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     grid_flags.add_arguments(parser)
     data = parser.add_argument_group("data")
@@ -228,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between progress lines when the output is not a terminal",
     )
     shown.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress and nothing on standard output (errors still go to standard error)",
+    )
+    shown.add_argument(
         "--verbose",
         action="store_true",
         help="also show Tune's trial table and Ray's and Tune's info messages",
@@ -293,11 +313,16 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         "--progress-seconds", args.progress_seconds, float, 1, "seconds in [1, 86400]", day
     )
     num_cpus = num_gpus = None
-    address = None if args.address is None else parse_address(args.address)
+    # RAY_ADDRESS (set on cluster nodes and inside Ray jobs) joins that cluster, as Ray does.
+    address_text, source = args.address, "--address"
+    if address_text is None and os.environ.get("RAY_ADDRESS", "").strip():
+        address_text, source = os.environ["RAY_ADDRESS"].strip(), "RAY_ADDRESS"
+    address = None if address_text is None else parse_address(address_text, source)
     if address is not None:
         if args.num_cpus is not None or args.num_gpus is not None:
             raise SpecError(
-                "--num-cpus/--num-gpus: size the cluster when starting it, not with --address."
+                f"--num-cpus/--num-gpus: size the cluster when starting it, not with {source} "
+                "(unset RAY_ADDRESS to start an embedded Ray)."
             )
     else:
         num_cpus = parse_number(
@@ -319,7 +344,8 @@ def parse_spec(argv: list[str]) -> SweepSpec:
 
     spec = SweepSpec(
         **grid,
-        data_dir=args.data_dir,
+        # absolute, so that the printed resume command works from any folder
+        data_dir=None if args.data_dir is None else str(Path(args.data_dir).resolve()),
         cpus_per_trial=cpus,
         gpus_per_trial=gpus,
         max_concurrent=max_concurrent,
@@ -335,18 +361,37 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         checkpoint_seconds=checkpoint_seconds,
         progress_seconds=progress_seconds,
         verbose=args.verbose,
+        quiet=args.quiet,
+        address_source=source,
     )
     problem = report_dir_problem(spec.report_location) if spec.report else None
     if problem:
         raise SpecError(problem)
-    holds = run.holds_a_sweep()  # also the first contact with remote storage: fails if unreachable
-    if spec.remote:
-        _check_bucket(spec.output_dir)
+    with storage.waiting_note(spec.output_dir) if spec.remote else contextlib.nullcontext():
+        holds = run.holds_a_sweep()  # the first contact with remote storage: fails if unreachable
+        if spec.remote:
+            _check_bucket(spec.output_dir)
     if holds:
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
         spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)
+    _check_room(spec)
     return spec
+
+
+def _check_room(spec: SweepSpec) -> None:
+    """Refuse a run that cannot fit: too little disk for its results and checkpoints, or
+    trials that cannot fit in this machine's memory together (`sweeps.room`)."""
+    configs = spec.trial_configs()
+    slots = spec.max_concurrent or max(1, (spec.num_cpus or 1) // spec.cpus_per_trial)
+    if spec.address is None:
+        refusal, _ = room.memory_problem(configs, slots)
+        if refusal:
+            raise SpecError(refusal)
+    if not spec.remote and not spec.dry_run:
+        problem = room.disk_problem(spec.run_dir, configs, slots)
+        if problem:
+            raise SpecError(problem)
 
 
 def _explicit_grid_fields(argv: list[str]) -> set[str]:
@@ -356,6 +401,7 @@ def _explicit_grid_fields(argv: list[str]) -> set[str]:
 
 def _local_run(args) -> tuple[str, RunFolder]:
     output_dir = Path(args.output_dir)
+    check_path_length(output_dir / (args.name or _new_name()))
     if output_dir.exists() and not output_dir.is_dir():
         raise SpecError(f"--output-dir: {args.output_dir!r} is a file, not a directory.")
     name = args.name
@@ -408,6 +454,7 @@ def _new_name() -> str:
 def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given: bool, flag: str):
     """The spec to continue `run` with: its stored grid, checked against explicit flags."""
     stored_dict = read_stored_spec(run, flag)
+    check_tune_state(run, flag)
     if "archs" not in stored_dict:
         raise SpecError(
             f"{flag}: run {spec.name!r} was made by an earlier bnlab, whose grid this one cannot "

@@ -47,7 +47,7 @@ def _model(config: dict) -> str:
     return " ".join(words)
 
 
-def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
+def _snapshot(config: dict, result: dict, status: str, retries: int = 0) -> TrialSnapshot:
     if status == "ERROR":
         state = "errored"
     elif status == "TERMINATED":
@@ -58,6 +58,7 @@ def _snapshot(config: dict, result: dict, status: str) -> TrialSnapshot:
     epoch_seconds = result.get("epoch_seconds")
     return TrialSnapshot(
         state=state,
+        retries=retries,
         placement=_model(config),
         cell=_key(config)[0],
         lr=float(config["lr"]),
@@ -73,7 +74,9 @@ def _snapshots(trials) -> list[TrialSnapshot]:
     """Every planned trial: as Tune sees it, or pending while Tune has not made it yet (with
     --max-concurrent, Tune makes trials only as slots free up)."""
     seen = {
-        _key(t.config[TRIAL_KEY]): _snapshot(t.config[TRIAL_KEY], t.last_result or {}, t.status)
+        _key(t.config[TRIAL_KEY]): _snapshot(
+            t.config[TRIAL_KEY], t.last_result or {}, t.status, getattr(t, "num_failures", 0)
+        )
         for t in trials
     }
     for config in _planned:
@@ -95,6 +98,7 @@ class SweepProgress(tune.ProgressReporter):
 
     def report(self, trials, done: bool, *sys_info: str) -> None:
         global _view
+        _say_problems(trials)
         if _table is not None:
             _table.report(trials, done, *sys_info)
         if _view is None:
@@ -111,6 +115,19 @@ class SweepProgress(tune.ProgressReporter):
             )
 
 
+_problems_said: set[str] = set()
+
+
+def _say_problems(trials) -> None:
+    """Once each, the problems trials report and go on with (a checkpoint that could not be
+    written)."""
+    for trial in trials:
+        problem = (trial.last_result or {}).get("checkpoint_problem")
+        if problem and problem not in _problems_said:
+            _problems_said.add(problem)
+            print(f"warning: {problem}; the trials go on", file=sys.stderr)
+
+
 class _SaidOurWay(logging.Filter):
     """Drops messages that this command says its own way: Tune's Python recipe to resume (the
     command prints the CLI one), Tune's list of trials that had not reported yet when it
@@ -121,13 +138,24 @@ class _SaidOurWay(logging.Filter):
         "Experiment has been interrupted",
         "Failed to fetch metrics",
         "NaN or Inf found in input tensor",
+        "Trial task failed for trial",  # retried or errored: the view counts both
+        "Trials did not complete",  # the end says how many errored and where to read why
+        "Stop signal received",  # the end says it was interrupted, or why it stopped
+        # Advice to set TUNE_GLOBAL_CHECKPOINT_S: --checkpoint-seconds sets the cadence.
+        "Experiment state snapshotting has been triggered multiple times",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(self.REPLACED)
 
 
-QUIETED_LOGGERS = ("ray.tune.tune", "ray.tune.analysis.experiment_analysis", "tensorboardX.x2num")
+QUIETED_LOGGERS = (
+    "ray.tune.tune",
+    "ray.tune.analysis.experiment_analysis",
+    "ray.tune.execution.tune_controller",
+    "ray.tune.execution.experiment_state",
+    "tensorboardX.x2num",
+)
 
 
 @contextlib.contextmanager

@@ -8,19 +8,19 @@ import logging
 import os
 import signal
 import socket
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 from ray import tune
 from ray._private import services  # how `ray start` and `ray status` resolve 'auto'
+from ray.tune.logger import TBXLoggerCallback
 
 from bnlab import FashionMNIST, TrialConfig
 from reports import storage
-from sweeps import preflight, tune_progress
+from sweeps import checkpoints, preflight, room, startup, tune_progress
 from sweeps.progress import ProgressView
 from sweeps.spec import SpecError, SweepSpec, check_fits
 from sweeps.tune_progress import TRIAL_KEY
@@ -33,25 +33,26 @@ MAX_FAILURES = 3
 CHECKPOINTS_KEPT = 2
 CONNECT_TIMEOUT_S = 5
 JOIN_TIMEOUT_S = 60
+START_TIMEOUT_S = 90  # seen here: 3-8 s; under a memory cap it never ends
 # Workers inherit this: TensorFlow's C++ info lines would flood the driver's terminal.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
 
-def _resolve_address(address: str) -> tuple[str, int]:
+def _resolve_address(address: str, source: str) -> tuple[str, int]:
     """HOST, PORT of the cluster `--address` names ('auto': the one `ray start` made here)."""
     if address == "auto":
         try:
             address = services.canonicalize_bootstrap_address_or_die("auto")
         except (ConnectionError, ValueError) as err:
             raise SpecError(
-                f"--address: 'auto' finds no running Ray cluster ({err}); start one with "
+                f"{source}: 'auto' finds no running Ray cluster ({err}); start one with "
                 "'ray start --head' or give HOST:PORT."
             ) from None
     host, _, port = address.rpartition(":")
     return host, int(port)
 
 
-def _probe(host: str, port: int) -> None:
+def _probe(host: str, port: int, source: str) -> None:
     """Fail in seconds, not minutes, when nothing answers at the cluster's address."""
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
@@ -59,60 +60,64 @@ def _probe(host: str, port: int) -> None:
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise SpecError(
-            f"--address: no Ray cluster answers at {host}:{port} ({reason}); check the address "
+            f"{source}: no Ray cluster answers at {host}:{port} ({reason}); check the address "
             "and that the cluster is up ('ray status')."
         ) from None
 
 
-def _give_up_joining(address: str) -> None:
-    print(
-        f"error: --address: the Ray cluster at {address} did not accept this driver within "
-        f"{JOIN_TIMEOUT_S} s; check that it is a Ray head node and that RAY_AUTH_MODE and its "
-        "token match the cluster's.",
-        file=sys.stderr,
-        flush=True,
-    )
-    os._exit(2)  # ray.init is stuck in C++ retries; nothing of ours was started
-
-
-def start_ray(spec: SweepSpec) -> dict[str, float]:
+def start_ray(spec: SweepSpec, pressed: list, again: str) -> dict[str, float]:
     """Start the embedded local Ray, or join `spec.address`; return the cluster's resources.
 
-    Joining is bounded: the address is probed first and `ray.init` gets `JOIN_TIMEOUT_S`.
-    On a cluster of several nodes, every node must see the run's storage (`preflight`).
+    Bounded: joining probes the address first, and `ray.init` gets `JOIN_TIMEOUT_S` to join
+    or `START_TIMEOUT_S` to start; a stop signal recorded in `pressed` meanwhile ends it at
+    once (`startup.bounded`; `again` is the command to run again). On a cluster of several
+    nodes, every node must see the run's storage (`preflight`).
 
     Raises:
-        SpecError: If no cluster answers at the address, a trial asks for more CPUs or GPUs
-            than any node has, or a node cannot see the run's storage.
+        SpecError: If Ray cannot start, no cluster answers at the address, a trial asks for
+            more CPUs or GPUs than any node has, or a node cannot see the run's storage.
     """
-    runtime_env = {"env_vars": WORKER_ENV}
+    interrupted = f"interrupted while Ray was starting; its processes were stopped and nothing was changed; run again: {again}"  # fmt: skip
+    if spec.address:
+        host, port = _resolve_address(spec.address, spec.address_source)
+        _probe(host, port, spec.address_source)
+        too_long = (
+            f"error: {spec.address_source}: the Ray cluster at {host}:{port} did not accept this driver "
+            f"within {JOIN_TIMEOUT_S} s; check that it is a Ray head node and that "
+            "RAY_AUTH_MODE and its token match the cluster's."
+        )
+        with startup.bounded(JOIN_TIMEOUT_S, pressed, too_long, interrupted):
+            _init(spec, address=f"{host}:{port}")
+    else:
+        too_long = (
+            f"error: the embedded Ray did not start within {START_TIMEOUT_S} s (a memory cap "
+            "such as ulimit -v, or too little shared memory in /dev/shm?); its processes were "
+            "stopped. Run with --verbose for Ray's own log."
+        )
+        with startup.bounded(START_TIMEOUT_S, pressed, too_long, interrupted):
+            # 'local': always a new Ray of its own; without it ray.init joins a cluster that
+            # `ray start` left on this machine.
+            _init(spec, address="local", num_cpus=spec.num_cpus, num_gpus=spec.num_gpus,
+                  include_dashboard=False, _node_ip_address="127.0.0.1")  # fmt: skip
+    return _check_cluster(spec)
+
+
+def _init(spec: SweepSpec, **where) -> None:
     # Ray's and Tune's INFO lines (session started, files written, run time) only with --verbose.
     logging_level = logging.INFO if spec.verbose else logging.WARNING
-    if spec.address:
-        host, port = _resolve_address(spec.address)
-        _probe(host, port)
-        watchdog = threading.Timer(JOIN_TIMEOUT_S, _give_up_joining, args=(f"{host}:{port}",))
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            ray.init(
-                address=f"{host}:{port}",
-                runtime_env=runtime_env,
-                log_to_driver=False,
-                logging_level=logging_level,
-            )
-        finally:
-            watchdog.cancel()
-    else:
+    try:
         ray.init(
-            num_cpus=spec.num_cpus,
-            num_gpus=spec.num_gpus,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            runtime_env=runtime_env,
+            **where,
+            runtime_env={"env_vars": WORKER_ENV},
             log_to_driver=False,
             logging_level=logging_level,
         )
+    except (OSError, RuntimeError, ValueError, ConnectionError) as err:
+        startup.kill_children()
+        raise SpecError(startup.explain(err)) from None
+
+
+def _check_cluster(spec: SweepSpec) -> dict[str, float]:
     resources = ray.cluster_resources()
     if spec.address:
         try:
@@ -164,8 +169,17 @@ def _tune_report_callback(history, trial_info, checkpoint_seconds: float):
             if time.monotonic() - self.last_checkpoint < checkpoint_seconds:
                 tune.report(metrics)
                 return
-            with tempfile.TemporaryDirectory() as folder:
-                TrainState.capture(self.model, self.history).save(folder)
+            with contextlib.ExitStack() as stack:
+                try:
+                    folder = stack.enter_context(tempfile.TemporaryDirectory())
+                    TrainState.capture(self.model, self.history).save(folder)
+                except OSError as err:  # e.g. a full TMPDIR: train on, say it once
+                    where = tempfile.gettempdir()
+                    problem = (
+                        f"checkpoints skipped: cannot write to {where} ({err.strerror or err})"
+                    )
+                    tune.report({**metrics, "checkpoint_problem": problem})
+                    return
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
             self.last_checkpoint = time.monotonic()
 
@@ -174,7 +188,7 @@ def _tune_report_callback(history, trial_info, checkpoint_seconds: float):
 
 def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> None:
     """Tune's function trainable: one bnlab training run, resumed from its last checkpoint."""
-    from bnlab import TrainState, train
+    from bnlab import train
 
     config = TrialConfig.from_dict(params[TRIAL_KEY])
     requested = tune.get_context().get_trial_resources().required_resources
@@ -186,11 +200,9 @@ def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> No
         "cpus": requested.get("CPU", 0),
         "gpus": requested.get("GPU", 0),
     }
-    state = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = TrainState.load(folder)
+    state, problem = checkpoints.newest_loadable(tune.get_checkpoint())
+    if problem:
+        trial_info["checkpoint_problem"] = problem
     history = state.history if state else ()
     callback = _tune_report_callback(history, trial_info, checkpoint_seconds)
     result = train(config, data, callbacks=[callback], threads=cpus, initial_state=state)
@@ -280,10 +292,60 @@ def slots(spec: SweepSpec, resources: dict[str, float]) -> int:
     return max(int(fit), 1)
 
 
-def _run_config(experiment: Experiment) -> tune.RunConfig:
+# Why the sweep was stopped from inside (its folder full, read-only or gone), for the driver.
+stopped_because: str | None = None
+
+
+class GuardStopper(tune.Stopper):
+    """Stops the whole experiment once `room.StorageGuard` finds the run folder in trouble.
+
+    Tune pickles it with the experiment; a resumed run must not inherit an old reason, so only
+    the folder and the space to keep travel."""
+
+    def __init__(self, run_dir: str, keep_free: int):
+        self.run_dir, self.keep_free = run_dir, keep_free
+        self._guard = room.StorageGuard(Path(run_dir), keep_free)
+
+    def __getstate__(self):
+        return {"run_dir": self.run_dir, "keep_free": self.keep_free}
+
+    def __setstate__(self, state):
+        self.__init__(state["run_dir"], state["keep_free"])
+
+    def __call__(self, trial_id, result) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        """Stop as Ctrl+C does, not by Tune's stop: trials Tune stops itself end TERMINATED
+        and a resume would not continue them; an interrupted experiment resumes whole."""
+        global stopped_because
+        problem = self._guard.problem()
+        if problem and stopped_because is None:
+            stopped_because = problem
+            os.kill(os.getpid(), signal.SIGINT)
+        return False
+
+
+class EpochsToTensorBoard(TBXLoggerCallback):
+    """TensorBoard gets one point per epoch: a trial's final report (test metrics, the whole
+    history) repeats its last epoch's numbers and is left out."""
+
+    def log_trial_result(self, iteration, trial, result):
+        if not result.get("final"):
+            super().log_trial_result(iteration, trial, result)
+
+
+def _run_config(spec: SweepSpec, experiment: Experiment) -> tune.RunConfig:
     filesystem, path = _storage(experiment.under)
+    stop = None
+    if not spec.remote:
+        slots = max(1, spec.max_concurrent or spec.num_cpus or 1)
+        largest = max((room.checkpoint_bytes(c) for c in experiment.configs), default=0)
+        stop = GuardStopper(str(spec.run_dir), room.MIN_FREE + 2 * slots * largest)
     return tune.RunConfig(
         name=experiment.name,
+        stop=stop,
+        callbacks=[EpochsToTensorBoard()],
         storage_path=path,
         storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
@@ -343,6 +405,6 @@ def _fit(spec: SweepSpec, data: FashionMNIST, experiment: Experiment) -> tune.Re
                 metric="val_accuracy",
                 mode="max",
             ),
-            run_config=_run_config(experiment),
+            run_config=_run_config(spec, experiment),
         )
     return tuner.fit()

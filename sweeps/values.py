@@ -78,11 +78,12 @@ def check_values(flag: str, param: str, values) -> None:
             raise SpecError(f"{flag}: {err}") from None
 
 
-def parse_address(text: str) -> str:
-    """`auto` or HOST:PORT; whether a cluster answers there is checked when joining it."""
+def parse_address(text: str, source: str = "--address") -> str:
+    """`auto` or HOST:PORT; whether a cluster answers there is checked when joining it.
+    `source` names where the text came from (the flag, or the RAY_ADDRESS variable)."""
     if text == "auto":
         return text
     match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})", text)
     if not match or not 1 <= int(match[2]) <= 65535:
-        raise SpecError(f"--address: {text!r} is not {ADDRESS_FORMAT}.")
+        raise SpecError(f"{source}: {text!r} is not {ADDRESS_FORMAT}.")
     return text

@@ -1,7 +1,10 @@
 import functools
 import gzip
 import http.server
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -167,3 +170,41 @@ def test_subset_is_stratified_and_deterministic(fmnist):
 def test_subset_rejects_bad_sizes(fmnist, n_train, n_validation, match):
     with pytest.raises(ValueError, match=match):
         fmnist.subset(n_train, n_validation)
+
+
+def test_a_symlink_loop_is_named_not_called_missing(data_copy, monkeypatch):
+    loop = data_copy / "train-images-idx3-ubyte.gz"
+    loop.unlink()
+    loop.symlink_to(loop)  # points at itself
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte is a symbolic link loop"):
+        load_fashion_mnist(data_copy)
+    monkeypatch.setenv("BNLAB_DATA_DIR", str(data_copy))  # the system's files are not used
+    with pytest.raises(DatasetError, match=rf"Fashion-MNIST in {data_copy}: .* link loop"):
+        load_fashion_mnist()
+
+
+# Root reads everything: the folder's owner (root) loses the capabilities that override file
+# permissions, as a user without root would be.
+WITHOUT_ROOT = ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--"]
+
+
+@pytest.mark.skipif(shutil.which("capsh") is None, reason="needs capsh (libcap2-bin)")
+def test_an_unreadable_folder_is_one_dataset_error_for_a_user_without_root(data_copy):
+    """With the folder by flag and by variable."""
+    data_copy.chmod(0o000)
+    code = (
+        "import sys; from bnlab import load_fashion_mnist, DatasetError\n"
+        "try:\n    load_fashion_mnist(sys.argv[1] or None)\n"
+        "except DatasetError as err:\n    print('DatasetError:', err)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    try:
+        for argument, env in ((str(data_copy), {}), ("", {"BNLAB_DATA_DIR": str(data_copy)})):
+            done = subprocess.run(
+                [*WITHOUT_ROOT, "-c", 'exec "$0" -c "$1" "$2"', sys.executable, code, argument],
+                capture_output=True, text=True, cwd=root, env={**os.environ, **env},
+            )  # fmt: skip
+            assert done.stderr == "" and done.stdout.startswith("DatasetError: "), done.stderr
+            assert "cannot be read (Permission denied)" in done.stdout
+    finally:
+        data_copy.chmod(0o755)

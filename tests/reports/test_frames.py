@@ -1,6 +1,7 @@
 """Stored sweep -> tidy frames, including runs that are partial or whose files are damaged."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -152,3 +153,22 @@ def test_import_reports_leaves_tensorflow_and_ray_out():
     code = "import sys, reports, reports.plots; print([m for m in ('tensorflow', 'ray', 'keras') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(shutil.which("capsh") is None, reason="needs capsh (libcap2-bin)")
+def test_an_unreadable_trial_folder_is_listed_as_damaged_for_a_user_without_root(run_copy):
+    folder = _trial_dirs(run_copy)[0]
+    folder.chmod(0o000)
+    try:
+        done = subprocess.run(
+            ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c",
+             'exec "$0" -m reports "$1"', sys.executable, str(run_copy)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+    _, trials = load_frames(run_copy)  # read back as root: the report listed it
+    page = (run_copy / "report" / "index.html").read_text()
+    assert "cannot be read (Permission denied)" in page and folder.name in page
+    assert len(trials) == 12

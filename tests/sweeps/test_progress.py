@@ -1,5 +1,6 @@
 """The progress view's bookkeeping and drawing, on hand-made trial snapshots."""
 
+import dataclasses
 import io
 
 import pytest
@@ -122,6 +123,12 @@ def test_plain_line_says_counts_epochs_eta_and_best():
     assert line.startswith("[1:05] trials 1/2 done (1 completed, 0 diverged, 0 errored)")
     assert "0 running, 1 pending" in line and "epochs 10/20" in line and "ETA 0:20" in line
     assert line.endswith("best mean val_accuracy: none 0.800 (lr 0.1, 1/2 seeds)")
+
+
+def test_retried_trials_are_counted_not_shown_as_tracebacks():
+    retried = dataclasses.replace(snap("running", done=2), retries=2)
+    line = plain_line(tally([retried, snap("errored")], 1), elapsed=5)
+    assert "(0 completed, 0 diverged, 1 errored, 2 retries), 1 running" in line
 
 
 def test_off_a_terminal_one_line_per_interval_and_one_at_the_end():

@@ -1,5 +1,6 @@
 """Real Ray, real processes: unreachable clusters, two sweeps on one folder, Ctrl+C."""
 
+import os
 import shlex
 import signal
 import subprocess
@@ -36,8 +37,13 @@ def test_an_address_where_nothing_listens_fails_in_bounded_time(tmp_path):
 
 def test_address_auto_without_a_cluster_fails_in_bounded_time(tmp_path):
     out = tmp_path / "runs"
+    # 'auto' looks for any Ray on the machine: in a PID namespace of its own the command sees
+    # none of the Rays that other tests run meanwhile.
     env = {"RAY_TMPDIR": str(tmp_path / "ray"), "RAY_ADDRESS": ""}
-    done = run_sweep("--address", "auto", "--output-dir", str(out), env=env, timeout=HANG_BOUND_S)
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", *sweep_command("--address", "auto", "--output-dir", str(out))],
+        capture_output=True, text=True, timeout=HANG_BOUND_S, cwd=ROOT, env={**os.environ, **env},
+    )  # fmt: skip
     assert done.returncode == 2 and done.stderr.startswith(
         "error: --address: 'auto' finds no running Ray"
     )

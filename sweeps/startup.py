@@ -1,0 +1,91 @@
+"""Starting Ray, bounded: a start that hangs (a memory cap, a cluster that never answers) or is
+interrupted ends within seconds, with Ray's processes stopped and one line saying why; a start
+that fails says what failed and how to fix it."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sys
+import threading
+import time
+
+import psutil
+
+POLL_S = 0.2
+# What to undo before an abort's os._exit skips every `finally` (an empty run folder made for
+# the lock); see `undo_on_abort`.
+_undo: list = []
+
+
+def kill_children() -> None:
+    """Kill every process this one started (Ray's GCS, raylet, agents and workers)."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=10)
+
+
+def _abort(code: int, message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
+    kill_children()
+    for undo in reversed(_undo):
+        with contextlib.suppress(Exception):
+            undo()
+    os._exit(code)  # the main thread is stuck inside ray.init; nothing of ours is half-written
+
+
+@contextlib.contextmanager
+def undo_on_abort(undo):
+    """Within the block, call `undo()` too if a bounded start aborts the process."""
+    _undo.append(undo)
+    try:
+        yield
+    finally:
+        _undo.remove(undo)
+
+
+@contextlib.contextmanager
+def bounded(limit_s: float, pressed: list, too_long: str, interrupted: str):
+    """Run the block (a Ray start) at most `limit_s` seconds; a stop signal recorded in
+    `pressed` meanwhile ends it at once. Either way Ray's processes are killed and the process
+    exits with one line: 2 and `too_long`, or 130 and `interrupted`."""
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + limit_s
+        while not done.wait(POLL_S):
+            if pressed:
+                _abort(130, interrupted)
+            if time.monotonic() > deadline:
+                _abort(2, too_long)
+
+    watcher = threading.Thread(target=watch, name="ray-start-watchdog", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+def explain(err: Exception) -> str:
+    """Why Ray could not start, in one line with the fix."""
+    if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        where = err.filename or "a folder Ray writes to"
+        return (
+            f"Ray could not start: {where!r} is not writable ({err.strerror}); Ray writes its "
+            "session under $TMPDIR (or RAY_TMPDIR) and its token under $HOME/.ray: point them "
+            "at writable folders."
+        )
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return (
+            f"Ray could not start: no space left on the device of {err.filename or '$TMPDIR'!r}; "
+            "free space or set RAY_TMPDIR to a folder on a device with room."
+        )
+    text = " ".join(str(err).split())[:300]
+    return (
+        f"Ray could not start ({type(err).__name__}: {text}); run with --verbose for Ray's own log."
+    )

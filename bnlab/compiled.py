@@ -94,9 +94,25 @@ def _build(config: TrialConfig, data: FashionMNIST) -> Compiled:
     return Compiled(used, model, loop, start)
 
 
+# A seed's initial weights per model shape: a sweep trains each seed at several learning rates.
+_initial: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+INITIAL_KEPT_BYTES = 256 * 2**20
+
+
+def _initial_weights(config: TrialConfig) -> list[np.ndarray]:
+    key = (*config.model_fields.items(), config.seed)
+    weights = _initial.get(key)
+    if weights is None:
+        weights = build_model(config, seed=config.seed).get_weights()
+        _initial[key] = weights
+        while sum(w.nbytes for ws in _initial.values() for w in ws) > INITIAL_KEPT_BYTES:
+            _initial.popitem(last=False)
+    _initial.move_to_end(key)
+    return weights
+
+
 def _reset(kept: Compiled, config: TrialConfig) -> None:
-    initial = build_model(config, seed=config.seed).get_weights()
-    kept.model.set_weights(initial)
+    kept.model.set_weights(_initial_weights(config))
     optimizer = kept.model.optimizer
     for variable, value in zip(optimizer.variables, kept.optimizer_start, strict=True):
         variable.assign(value)

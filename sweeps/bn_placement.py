@@ -252,6 +252,9 @@ def _run(spec: SweepSpec, data) -> int:
     stopped_because = tune_runner.stopped_because
     if stopped_because is None and not spec.remote:
         stopped_because = room.StorageGuard(spec.run_dir, keep_free=0).check()
+    if stopped_because and not spec.remote and not (spec.run_dir / SPEC_FILE).is_file():
+        print(f"error: {stopped_because}; nothing of it is left to continue. Start it again: {spec.command}", file=sys.stderr)  # fmt: skip
+        return 2
     if stopped_because:
         print(
             f"error: {stopped_because}; the sweep stopped with what it had written "

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from bnlab import TrialConfig, describe_model
+from sweeps.run_folder import SPEC_FILE
 
 MB = 1024 * 1024
 # Keras keeps each weight once, and its optimizer one slot per weight for momentum, two for Adam.
@@ -106,7 +107,8 @@ class StorageGuard:
 
     def check(self) -> str | None:
         """The same, now."""
-        if not self.run_dir.is_dir():
+        # Tune makes the folder again as it writes, so a removed run shows as its spec gone.
+        if not (self.run_dir / SPEC_FILE).is_file():
             return f"the run folder {str(self.run_dir)!r} was removed while the sweep ran"
         if not os.access(self.run_dir, os.W_OK | os.X_OK):
             return f"the run folder {str(self.run_dir)!r} became read-only while the sweep ran"

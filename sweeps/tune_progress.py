@@ -145,8 +145,15 @@ class _SaidOurWay(logging.Filter):
         "Experiment state snapshotting has been triggered multiple times",
     )
 
+    # In a local run folder the storage guard names a folder gone read-only or full itself.
+    LOCAL_ONLY = ("Saving experiment state to storage",)
+
+    def __init__(self, local: bool):
+        super().__init__()
+        self.replaced = self.REPLACED + (self.LOCAL_ONLY if local else ())
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.REPLACED)
+        return not str(record.msg).startswith(self.replaced)
 
 
 QUIETED_LOGGERS = (
@@ -176,7 +183,7 @@ def showing(spec: SweepSpec, view: ProgressView, configs):
             max_report_frequency=10,
             max_progress_rows=30,
         )
-    said_our_way = _SaidOurWay()
+    said_our_way = _SaidOurWay(local=not spec.remote)
     loggers = [] if spec.verbose else [logging.getLogger(name) for name in QUIETED_LOGGERS]
     for logger in loggers:
         logger.addFilter(said_our_way)

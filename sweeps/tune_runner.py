@@ -144,9 +144,13 @@ def stop_ray() -> None:
     ray.shutdown()
 
 
-def _tune_report_callback(history, trial_info, checkpoint_seconds: float):
+def _tune_report_callback(history, trial_info, checkpoint_seconds: float, epochs: int):
     """A Keras callback that reports each epoch to Tune, with a checkpoint of the run so far
     when `checkpoint_seconds` have passed since the last one (0: every epoch).
+
+    The last of the `epochs` is left to the trial's final report, which carries its numbers:
+    each report waits for the driver to take it, and for a one-epoch trial that wait was
+    half of Tune's cost per trial.
 
     A retried or resumed trial repeats the epochs after its last checkpoint; training is
     deterministic, so it reports the same numbers again and the reports keep the later row.
@@ -165,6 +169,8 @@ def _tune_report_callback(history, trial_info, checkpoint_seconds: float):
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
             self.history.append(row)
+            if epoch + 1 == epochs:
+                return
             metrics = {**row, **trial_info, "status": "running", "final": False}
             if time.monotonic() - self.last_checkpoint < checkpoint_seconds:
                 tune.report(metrics)
@@ -204,7 +210,7 @@ def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> No
     if problem:
         trial_info["checkpoint_problem"] = problem
     history = state.history if state else ()
-    callback = _tune_report_callback(history, trial_info, checkpoint_seconds)
+    callback = _tune_report_callback(history, trial_info, checkpoint_seconds, config.epochs)
     result = train(config, data, callbacks=[callback], threads=cpus, initial_state=state)
     last = result.history[-1] if result.history else {}
     tune.report(
@@ -327,11 +333,17 @@ class GuardStopper(tune.Stopper):
 
 
 class EpochsToTensorBoard(TBXLoggerCallback):
-    """TensorBoard gets one point per epoch: a trial's final report (test metrics, the whole
-    history) repeats its last epoch's numbers and is left out."""
+    """TensorBoard gets one point per epoch: a trial's final report carries its last epoch
+    (with the test metrics), unless a diverged trial already reported that epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self._last_epoch: dict[str, int] = {}
 
     def log_trial_result(self, iteration, trial, result):
-        if not result.get("final"):
+        epoch = int(result.get("epoch", 0))
+        if epoch > self._last_epoch.get(trial.trial_id, 0):
+            self._last_epoch[trial.trial_id] = epoch
             super().log_trial_result(iteration, trial, result)
 
 

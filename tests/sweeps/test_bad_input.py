@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +64,8 @@ BAD = [
     (["--preset", "seed", "--activations", "elu"], "--activations: preset 'seed' sets each placement's activation; drop --activations or --preset."),
     (["--preset", "seed", "--input-norm", "batch"], "--input-norm: preset 'seed' sets each placement's input_norm; drop --input-norm or --preset."),
     (["--activations", "relu,relu"], "--activations: 'relu,relu' repeats a value; give each value once."),
+    (["--output-dir", "/tmp/" + "a" * 300, "--dry-run"], "--output-dir: 'aaaaaaaaaaaaaaaaaaaa'... is a folder name of 300 characters; this system allows 255."),
+    (["--hidden", "x".join(["16384"] * 16), "--dry-run"], "do not fit in this machine's"),
     (["--seeds", "0-999", "--activations", "relu,elu,selu,gelu,leaky_relu", "--norms", "batch,layer", "--dry-run"], "the grid has up to 150000 trials (3 placements x 5 learning rates x 1000 seeds x 5 activations x 2 norm kinds)"),
 ]  # fmt: skip
 
@@ -208,3 +211,18 @@ def test_checking_the_flags_loads_no_statistics_plotting_ray_or_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_relative_data_dir_is_stored_absolute_so_the_resume_command_works_anywhere(tmp_path, fmnist, monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").symlink_to("/usr/share/datasets/fashion-mnist")
+    spec = parse_spec(["--data-dir", "data", "--output-dir", "runs", "--dry-run"])
+    assert Path(spec.data_dir).is_absolute() and Path(spec.data_dir).samefile(tmp_path / "data")
+
+
+def test_an_s3_run_is_locked_by_its_canonical_uri():
+    from reports import storage
+
+    a = storage.canonical("s3://b/runs/r?scheme=http&endpoint_override=127.0.0.1:9")
+    b = storage.canonical("s3://b/runs/r/?endpoint_override=127.0.0.1:9&scheme=http")
+    assert a == b

@@ -6,6 +6,7 @@ code that says what happened, nothing recorded lost, and no process left behind.
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import uuid
@@ -204,19 +205,26 @@ def test_ctrl_c_while_ray_starts_under_a_memory_cap_ends_at_once_leaving_nothing
 
 
 @pytest.mark.slow
-def test_output_made_read_only_mid_run_ends_in_one_line_not_interrupted(tmp_path):
+@pytest.mark.parametrize("fault", ["made read-only", "removed"])
+def test_output_made_read_only_or_removed_mid_run_ends_in_one_line_not_interrupted(tmp_path, fault):
     with tmpfs(tmp_path / "disk", "80m") as disk:
-        flags = [*ONE, "--seeds", "0-1", "--subset", "20000,200", "--epochs", "3",
+        flags = [*ONE, "--seeds", "0-1", "--subset", "20000,200", "--epochs", "8",
                  "--max-concurrent", "1", "--output-dir", str(disk), "--name", "ro"]  # fmt: skip
         driver = start_sweep(*flags, log=tmp_path / "progress.txt")
         try:
             wait_for(lambda: any(r for d in (disk / "ro").glob(TRIAL_FOLDERS) for r in result_rows(d)), 240, "an epoch")  # fmt: skip
-            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+            if fault == "removed":
+                shutil.rmtree(disk / "ro")
+            else:
+                subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
             _, err = driver.communicate(timeout=300)
         finally:
             driver.kill()
     assert driver.returncode == 2, err[-3000:]
-    assert "became read-only while the sweep ran" in err and "continue with:" in err
+    if fault == "removed":
+        assert "was removed while the sweep ran" in err and "Start it again: python -m" in err
+    else:
+        assert "became read-only while the sweep ran" in err and "continue with:" in err
     assert err.count("\n") <= 2 and "Traceback" not in err
 
 

@@ -152,3 +152,4 @@ def test_help_documents_flags_with_defaults(capsys):
     ]:
         assert flag in text
     assert "(default: 0-2)" in " ".join(text.split())
+    assert "(default: None)" not in text

@@ -58,14 +58,16 @@ def test_verbose_brings_tune_s_table_and_info_messages_back(tmp_path):
 def test_only_messages_the_command_says_its_own_way_are_dropped():
     from sweeps.tune_progress import _SaidOurWay
 
-    def kept(message):
-        return _SaidOurWay().filter(
+    def kept(message, local=True):
+        return _SaidOurWay(local).filter(
             logging.LogRecord("x", logging.WARNING, "", 0, message, (), None)
         )
 
     assert not kept("NaN or Inf found in input tensor.")
     assert not kept("Experiment has been interrupted, but the most recent state was saved.")
     assert kept("Trial run_trial_0 errored after 3 attempts")
+    saving = "Saving experiment state to storage at 's3://b/r' failed with exception:"
+    assert not kept(saving) and kept(saving, local=False)  # a storage URI has no guard
 
 
 def test_a_reader_that_goes_away_does_not_end_the_sweep(tmp_path):

@@ -25,9 +25,9 @@ from reports.contexts import CONTEXT_KEYS, contexts
 from reports.selection import best_lr_choices
 from reports.sequential import Design, decide
 from reports.stats import placement_pairs, scored
+from reports.storage import SETTLE_FILE
 
 BEST_LR = "best lr"
-SETTLE_FILE = "settle.json"  # a settling run's design, looks and decisions (`sweeps.settle`)
 COMPARISON_COLUMNS = ["comparison", "kind", "lr", "placement_a", "placement_b", *CONTEXT_KEYS]
 
 
@@ -145,15 +145,14 @@ def verdicts_at_fixed_seeds(trials: pd.DataFrame, margin: float, alpha: float) -
 
 
 def read_looks(run_dir) -> dict | None:
-    """A settling run's stored design and looks (`sweeps.settle`), or None for a fixed run.
-
-    Raises:
-        ValueError: If the file is there but is not the JSON object a sweep writes.
-    """
+    """A settling run's stored design and looks (`sweeps.settle`), or None for a fixed run
+    and for a record that is missing, unreadable or damaged (the run is then judged at the
+    seeds it has, as a fixed run; `sweeps` refuses to resume it)."""
     path = Path(run_dir) / SETTLE_FILE
-    if not path.exists():
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, unreadable or cut: judged at the seeds it has
         return None
-    state = json.loads(path.read_text())
     if not isinstance(state, dict) or not isinstance(state.get("looks"), list):
-        raise ValueError(f"{SETTLE_FILE} is not a settling run's record")
+        return None
     return state

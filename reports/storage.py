@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from pyarrow import fs as pafs
 
+SETTLE_FILE = "settle.json"  # a settling run's design, looks and decisions (`sweeps.settle`)
+
 # What a report reads: the sweep's spec and, per trial, its config, results and error.
 REPORT_FILES = {"sweep_spec.json", "settle.json", "params.json", "result.json", "error.txt"}
 

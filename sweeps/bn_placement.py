@@ -211,6 +211,7 @@ def _run(spec: SweepSpec, data) -> int:
     with _deferred_interrupt():
         from sweeps import tune_runner
         from sweeps.progress import ProgressView
+    tune_ended = [False]  # whether Tune ended every trial of the last experiment it ran
     try:
         with _deferred_interrupt() as pressed:
             again = resume_command(spec) if spec.resume else spec.command
@@ -226,7 +227,8 @@ def _run(spec: SweepSpec, data) -> int:
             look = tune_runner.grid_experiment(spec)
             if experiment is not None:
                 look = tune_runner.Experiment(tuple(configs), experiment, spec.run_location, True)
-            tune_runner.run_sweep(spec, data, view, look)
+            grid = tune_runner.run_sweep(spec, data, view, look)
+            tune_ended[0] = grid.num_terminated + grid.num_errors == len(grid)
 
         if spec.settle:
             from sweeps.settle import settle
@@ -266,7 +268,7 @@ def _run(spec: SweepSpec, data) -> int:
         print(f"interrupted; the results are kept. Continue with: {resume_command(spec)}", file=sys.stderr)  # fmt: skip
         return 130
     try:
-        return _finish(spec, time.time() - start)
+        return _finish(spec, time.time() - start, tune_ended[0])
     except storage.StorageError as err:
         print(f"error: reading the results back failed: {err}", file=sys.stderr)
         return 1
@@ -279,16 +281,17 @@ def _run(spec: SweepSpec, data) -> int:
         return 130
 
 
-def _finish(spec: SweepSpec, wall_seconds: float) -> int:
+def _finish(spec: SweepSpec, wall_seconds: float, tune_ended: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
         # A run in object storage is read through a local copy of its small files.
         run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
-        return _summarize(spec, run_dir, wall_seconds)
+        return _summarize(spec, run_dir, wall_seconds, tune_ended)
 
 
-def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
+def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: bool) -> int:
     """Say what the run shows: the report and its answer in three lines, or without a report
-    the placement x lr table."""
+    the placement x lr table. `tune_ended`: Tune ended every trial it ran (so trials without a
+    final result have damaged results, not unfinished work)."""
     from reports import load_frames
     from reports.html import compute, summary, write_report
 
@@ -328,6 +331,15 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float) -> int:
     ended = int(trials["status"].isin(["completed", "diverged"]).sum())
     errored = int((trials["status"] == "errored").sum())
     unfinished = expected - ended - errored
+    if unfinished > 0 and tune_ended and not spec.settle:
+        left = trials.loc[~trials["status"].isin(["completed", "diverged", "errored"]), "trial_id"]
+        print(
+            f"error: {unfinished} of {expected} trials ended but their results are damaged (a cut "
+            f"or garbled result.json in {spec.run_location}: {', '.join(left.astype(str)[:3])}); "
+            "the report leaves them out and a resume cannot redo them: run them under another --name.",
+            file=sys.stderr,
+        )
+        return 1
     if unfinished > 0 or design_left:
         what = (
             f"{unfinished} of {expected} trials unfinished"

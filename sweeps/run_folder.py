@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reports import storage
+from reports.storage import SETTLE_FILE
 from sweeps import startup
 from sweeps.values import SpecError
 
@@ -48,7 +49,12 @@ def check_path_length(run_dir: Path) -> None:
             f"--output-dir: {long_names[0][:20]!r}... is a folder name of {len(long_names[0])} "
             f"characters; this system allows {name_limit}."
         )
-    resolved = run_dir.resolve()
+    try:
+        resolved = run_dir.resolve()
+    except (RuntimeError, OSError) as err:  # a symlink loop
+        raise SpecError(
+            f"--output-dir: {str(run_dir.parent)!r} cannot be resolved ({err})."
+        ) from None
     limit = os.pathconf("/", "PC_PATH_MAX")
     if len(str(resolved)) + TRIAL_PATH_ROOM > limit:
         raise SpecError(
@@ -151,6 +157,23 @@ def check_tune_state(run: RunFolder, flag: str) -> None:
                 "cannot be continued; their results can still be reported (python -m reports "
                 f"{run.location}); start a new run with another --name."
             )
+    _check_settle_record(run, flag)
+
+
+def _check_settle_record(run: RunFolder, flag: str) -> None:
+    """A settling run's record of its looks must parse: its decisions are never recomputed."""
+    location = storage.join(run.location, SETTLE_FILE)
+    try:
+        text = storage.read_text(location)
+        state = None if text is None else json.loads(text)
+    except (json.JSONDecodeError, storage.StorageError) as err:
+        state, text = err, ""
+    if text is not None and not (isinstance(state, dict) and isinstance(state.get("looks"), list)):
+        raise SpecError(
+            f"{flag}: {location!r} is damaged, so the looks of this settling run cannot be "
+            f"continued; its results can still be reported (python -m reports {run.location}); "
+            "start a new run with another --name."
+        )
 
 
 def _experiments(location: str) -> list[str]:

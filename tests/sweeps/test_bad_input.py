@@ -226,3 +226,16 @@ def test_an_s3_run_is_locked_by_its_canonical_uri():
     a = storage.canonical("s3://b/runs/r?scheme=http&endpoint_override=127.0.0.1:9")
     b = storage.canonical("s3://b/runs/r/?endpoint_override=127.0.0.1:9&scheme=http")
     assert a == b
+
+
+@pytest.mark.parametrize("damage", ['{"design": {"alpha": 0.05, "looks', "[1, 2]"])
+def test_a_damaged_settle_record_is_refused_on_resume_and_ignored_by_reports(damage, tmp_path, capsys):  # fmt: skip
+    from reports.settling import read_looks
+
+    run = _stored_run(tmp_path / "runs", settle=True)
+    (run / "settle.json").write_text(damage)
+    code = bn_placement.main(["--output-dir", str(run.parent), "--name", "r1", "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "settle.json' is damaged, so the looks of this settling run cannot be continued" in err
+    assert read_looks(run) is None  # the report judges the run at the seeds it has

@@ -246,3 +246,16 @@ def test_a_stop_signal_at_an_awkward_moment_says_how_to_continue(tmp_path, stop)
     # At the end the press lands while Ray stops or the report is written (seconds, both).
     assert driver.returncode == 130, err[-3000:]
     assert "--resume --name s" in err and err.count("\n") <= 2
+
+
+@pytest.mark.slow
+def test_a_finished_trial_whose_results_were_cut_is_an_error_on_resume_not_an_interruption(tmp_path):  # fmt: skip
+    out = tmp_path / "runs"
+    flags = [*ONE, *TINY, "--seeds", "0-1", "--no-report", "--output-dir", str(out), "--name", "d"]
+    assert run_sweep(*flags).returncode == 0
+    damaged = sorted((out / "d").glob(TRIAL_FOLDERS))[0] / "result.json"
+    damaged.write_bytes(damaged.read_bytes()[:-40])
+    resumed = run_sweep("--resume", "--name", "d", "--output-dir", str(out), "--no-report")
+    err = _one_line(resumed, 1)
+    assert "1 of 2 trials ended but their results are damaged" in err
+    assert damaged.parent.name.split("_", 1)[1] in err

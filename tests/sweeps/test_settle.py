@@ -116,3 +116,16 @@ def test_the_seeds_of_later_looks_continue_after_the_grids():
     assert seed_sequence((0, 1, 2), 5) == [0, 1, 2, 3, 4]
     assert seed_sequence((7, 3), 4) == [7, 3, 8, 9]
     assert seed_sequence((0, 1, 2), 2) == [0, 1]
+
+
+def test_a_one_seed_look_is_stored_though_its_boundaries_are_infinite():
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from sweeps.settle import _records
+
+    rows = _records(pd.DataFrame({"comparison": ["a"], "boundary": [np.inf], "p": [np.nan]}))
+    assert rows == [{"comparison": "a", "boundary": None, "p": None}]
+    json.dumps(rows, allow_nan=False)

@@ -83,6 +83,8 @@ def report_dir_problem(report: Path) -> str | None:
         return f"--report-dir: {str(report)!r} is a file; move it away or choose another folder."
     existing = report
     while not existing.exists():
+        if os.path.lexists(existing):  # there, but it leads nowhere
+            return f"--report-dir: {str(existing)!r} is a broken symlink or a symlink loop."
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         return f"--report-dir: {str(existing)!r} is not writable (read-only filesystem or no permission)."

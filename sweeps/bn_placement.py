@@ -209,7 +209,7 @@ def _run(spec: SweepSpec, data) -> int:
     start = time.time()
     started = pressed_while_stopping = False
     with _deferred_interrupt():
-        from sweeps import tune_runner
+        from sweeps import tune_progress, tune_runner
         from sweeps.progress import ProgressView
     tune_ended = [False]  # whether Tune ended every trial of the last experiment it ran
     try:
@@ -228,7 +228,7 @@ def _run(spec: SweepSpec, data) -> int:
             if experiment is not None:
                 look = tune_runner.Experiment(tuple(configs), experiment, spec.run_location, True)
             grid = tune_runner.run_sweep(spec, data, view, look)
-            tune_ended[0] = grid.num_terminated + grid.num_errors == len(grid)
+            tune_ended[0] = not tune_progress.interrupted and len(grid) > 0
 
         if spec.settle:
             from sweeps.settle import settle

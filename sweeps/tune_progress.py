@@ -156,6 +156,19 @@ class _SaidOurWay(logging.Filter):
         return not str(record.msg).startswith(self.replaced)
 
 
+# Whether Tune said, in the experiment that ran last, that it was interrupted (a stop signal,
+# or the storage guard): its result grid cannot tell, it marks stopped trials as ended.
+interrupted = False
+
+
+class _NotesInterruption(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        global interrupted
+        if str(record.msg).startswith("Experiment has been interrupted"):
+            interrupted = True
+        return True
+
+
 QUIETED_LOGGERS = (
     "ray.tune.tune",
     "ray.tune.analysis.experiment_analysis",
@@ -168,7 +181,7 @@ QUIETED_LOGGERS = (
 @contextlib.contextmanager
 def showing(spec: SweepSpec, view: ProgressView, configs):
     """Draw `view` (and with --verbose Tune's table) while Tune runs the trials `configs`."""
-    global _view, _table, _planned, _varying
+    global _view, _table, _planned, _varying, interrupted
     _view = view
     _planned = [config.to_dict() for config in configs]
     _varying = tuple(
@@ -183,6 +196,9 @@ def showing(spec: SweepSpec, view: ProgressView, configs):
             max_report_frequency=10,
             max_progress_rows=30,
         )
+    interrupted = False
+    notes_interruption = _NotesInterruption()
+    logging.getLogger("ray.tune.tune").addFilter(notes_interruption)
     said_our_way = _SaidOurWay(local=not spec.remote)
     loggers = [] if spec.verbose else [logging.getLogger(name) for name in QUIETED_LOGGERS]
     for logger in loggers:
@@ -195,3 +211,4 @@ def showing(spec: SweepSpec, view: ProgressView, configs):
         _planned, _varying = [], ()
         for logger in loggers:
             logger.removeFilter(said_our_way)
+        logging.getLogger("ray.tune.tune").removeFilter(notes_interruption)

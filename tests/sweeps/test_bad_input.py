@@ -239,3 +239,13 @@ def test_a_damaged_settle_record_is_refused_on_resume_and_ignored_by_reports(dam
     assert code == 2 and err.count("\n") == 1
     assert "settle.json' is damaged, so the looks of this settling run cannot be continued" in err
     assert read_looks(run) is None  # the report judges the run at the seeds it has
+
+
+@pytest.mark.parametrize("flag", ["--output-dir", "--report-dir"])
+def test_a_folder_through_a_symlink_loop_is_one_line(flag, tmp_path, capsys):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    flags = {"--output-dir": str(tmp_path / "runs"), flag: str(tmp_path / "a" / "r")}
+    assert bn_placement.main([x for pair in flags.items() for x in pair]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag}: ") and "loop" in err and err.count("\n") == 1

@@ -311,10 +311,11 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: 
                 say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
         except Exception as err:  # the trials are safe on disk; say so rather than crash
             report_failed = True
+            chosen = f" --report-dir {shlex.quote(spec.report_dir)}" if spec.report_dir else ""
             print(
                 f"error: the report failed ({type(err).__name__}: {err}); the results are kept "
                 f"in {spec.run_location}: retry with: python -m reports "
-                f"{shlex.quote(spec.run_location)}",
+                f"{shlex.quote(spec.run_location)}{chosen}",
                 file=sys.stderr,
             )
     if trials is None:

@@ -259,3 +259,20 @@ def test_a_finished_trial_whose_results_were_cut_is_an_error_on_resume_not_an_in
     err = _one_line(resumed, 1)
     assert "1 of 2 trials ended but their results are damaged" in err
     assert damaged.parent.name.split("_", 1)[1] in err
+
+
+@pytest.mark.slow
+def test_a_report_that_does_not_fit_its_folder_keeps_the_results_and_says_how_to_retry(tmp_path):
+    out = tmp_path / "runs"
+    with tmpfs(tmp_path / "small", "100k") as small:
+        report = small / "report"
+        done = run_sweep(*ONE, *TINY, "--output-dir", str(out), "--name", "f", "--report-dir", str(report))  # fmt: skip
+        leftovers = list(small.iterdir())
+    err = _one_line(done, 1)
+    assert (
+        err.startswith("error: the report failed (OSError: ") and "No space left on device" in err
+    )
+    assert f"retry with: python -m reports {out / 'f'} --report-dir {report}" in err
+    assert leftovers == []  # the half-written report folder was removed
+    _, trials = load_frames(out / "f")
+    assert list(trials["status"]) == ["completed"]

@@ -165,10 +165,12 @@ def _check_settle_record(run: RunFolder, flag: str) -> None:
     location = storage.join(run.location, SETTLE_FILE)
     try:
         text = storage.read_text(location)
-        state = None if text is None else json.loads(text)
-    except (json.JSONDecodeError, storage.StorageError) as err:
-        state, text = err, ""
-    if text is not None and not (isinstance(state, dict) and isinstance(state.get("looks"), list)):
+        if text is None:  # a fixed run, or a settling run before its first look was planned
+            return
+        state = json.loads(text)
+    except (json.JSONDecodeError, storage.StorageError):
+        state = None
+    if not (isinstance(state, dict) and isinstance(state.get("looks"), list)):
         raise SpecError(
             f"{flag}: {location!r} is damaged, so the looks of this settling run cannot be "
             f"continued; its results can still be reported (python -m reports {run.location}); "

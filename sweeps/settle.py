@@ -128,11 +128,8 @@ def settle(spec: SweepSpec, run_look) -> None:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: NaN and infinities as null (with one seed a boundary is infinite)."""
-    numbers = frame.select_dtypes("number").columns
-    finite = frame.notna() & ~frame[numbers].isin([np.inf, -np.inf]).reindex(
-        columns=frame.columns, fill_value=False
-    )
-    return frame.astype(object).where(finite, None).to_dict("records")
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _look_ended(trials: pd.DataFrame, spec: SweepSpec) -> bool:

@@ -206,6 +206,9 @@ def _run(spec: SweepSpec, data) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     if not spec.verbose:  # in Jupyter, importing Ray logs that ipywidgets is not installed
         logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)
+        # A trial's error reaches Tune (and error.txt) and our one line; Ray would add the
+        # same error again, as a traceback, for each result Tune no longer waited for.
+        os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     start = time.time()
     started = pressed_while_stopping = False
     with _deferred_interrupt():

@@ -222,15 +222,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            raise SpecError(
-                f"--name: run {run_dir.name!r} in {str(run_dir.parent)!r} is in use by another "
-                f"sweep (pid {_holder(run_dir)}); wait for it to end, or choose another --name."
-            ) from None
+        _lock(fd, run_dir, fcntl.LOCK_EX)
         with contextlib.suppress(OSError):  # the note is for people; the flock is the lock
             (run_dir / LOCK_FILE).write_text(str(os.getpid()))
         with startup.undo_on_abort(forget):
@@ -238,6 +230,35 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     finally:
         forget()
         os.close(fd)
+
+
+def refuse_if_in_use(run_dir: Path) -> None:
+    """Refuse at once a run folder that a live sweep holds (`run_lock`), before its state,
+    which that sweep is writing, is examined.
+
+    Raises:
+        SpecError: If another live process holds the folder.
+    """
+    try:
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:
+        return  # not there (yet): nothing holds it
+    try:
+        _lock(fd, run_dir, fcntl.LOCK_SH)  # shared: two sweeps looking do not refuse each other
+    finally:
+        os.close(fd)  # closing drops the lock taken just to look
+
+
+def _lock(fd: int, run_dir: Path, mode: int) -> None:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        raise SpecError(
+            f"--name: run {run_dir.name!r} in {str(run_dir.parent)!r} is in use by another "
+            f"sweep (pid {_holder(run_dir)}); wait for it to end, or choose another --name."
+        ) from None
 
 
 def _holder(run_dir: Path) -> str:

@@ -36,6 +36,7 @@ from sweeps.run_folder import (
     check_writable,
     newest_run,
     read_stored_spec,
+    refuse_if_in_use,
 )
 from sweeps.values import MAX_SEEDS as MAX_SEEDS_LIMIT
 from sweeps.values import SpecError, parse_address, parse_number
@@ -372,6 +373,8 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         if spec.remote:
             _check_bucket(spec.output_dir)
     if holds:
+        if not spec.remote:
+            refuse_if_in_use(spec.run_dir)
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
         spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)

@@ -82,8 +82,8 @@ def _run_dir_and_press(tmp_path, moment: str):
     flags = [*FLAGS, "--max-concurrent", "1", "--output-dir", str(out), "--name", "s"]
     driver = start_sweep(*flags, log=log)
     try:
-        if moment == "inside a look":
-            wait_for(lambda: any((out / "s" / "look-1").glob("*/result.json")), 240, "look 1")
+        if moment == "inside a look":  # Tune's experiment for look 1 has begun
+            wait_for(lambda: (out / "s" / "look-1").is_dir(), 240, "look 1")
         else:  # as soon as the first look is decided, before the second starts
             wait_for(lambda: "look 0 (3 seeds)" in log.read_text(), 240, "the first decision")
         driver.send_signal(signal.SIGINT)

@@ -153,3 +153,15 @@ def test_help_documents_flags_with_defaults(capsys):
         assert flag in text
     assert "(default: 0-2)" in " ".join(text.split())
     assert "(default: None)" not in text
+
+
+def test_a_run_held_by_a_live_sweep_is_refused_as_in_use_before_its_state_is_read(out):
+    """Its Tune state may be half-written by the sweep that holds it: 'in use', not 'damaged'."""
+    from sweeps.run_folder import run_lock
+    from sweeps.spec import SpecError
+
+    held = out / "busy"
+    (held / "mlp-none-relu-lr0.1-s0_5e3c0_00000").mkdir(parents=True)  # a trial, no Tune state
+    (held / SPEC_FILE).write_text("{}")
+    with run_lock(held), pytest.raises(SpecError, match="is in use by another sweep"):
+        parse_spec(["--name", "busy", "--output-dir", str(out)])

@@ -22,8 +22,41 @@ SETTLE_FILE = "settle.json"  # a settling run's design, looks and decisions (`sw
 REPORT_FILES = {"sweep_spec.json", "settle.json", "params.json", "result.json", "error.txt"}
 
 
+# Attempts per S3 request while a sweep runs. The AWS SDK backs off exponentially, so 10
+# attempts against a server that refuses take about 25 s here: an outage of that long is ridden
+# out instead of failing trials (pyarrow's default, 3 attempts, gives up within a second).
+S3_ATTEMPTS = 10
+
+
 class StorageError(RuntimeError):
     """The storage location cannot be read; the message says which and why."""
+
+
+class PatientS3FileSystem(pafs.S3FileSystem):
+    """pyarrow's S3 filesystem with `S3_ATTEMPTS` attempts per request, kept when pickled:
+    Ray Tune pickles the filesystem into every trial, and pyarrow's own pickling drops the
+    retry strategy."""
+
+    def __init__(self, **options):
+        self._options = options
+        strategy = pafs.AwsDefaultS3RetryStrategy(max_attempts=S3_ATTEMPTS)
+        super().__init__(retry_strategy=strategy, **options)
+
+    def __reduce__(self):
+        return _patient_s3, (self._options,)
+
+
+def _patient_s3(options: dict) -> PatientS3FileSystem:
+    return PatientS3FileSystem(**options)
+
+
+def from_uri(uri: str, patient: bool = False) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem and path for `uri`; `patient`: an S3 one retries with backoff
+    (for a running sweep; a first contact fails fast instead)."""
+    filesystem, path = pafs.FileSystem.from_uri(uri)
+    if patient and isinstance(filesystem, pafs.S3FileSystem):
+        filesystem = PatientS3FileSystem(**filesystem.__reduce__()[1][0])
+    return filesystem, path
 
 
 def is_uri(location: str) -> bool:
@@ -51,7 +84,7 @@ def fetch_run(uri: str, dest: str | Path) -> Path:
         StorageError: If the URI cannot be resolved or read, or holds no run.
     """
     try:
-        filesystem, root = pafs.FileSystem.from_uri(uri)
+        filesystem, root = from_uri(uri)
         info = filesystem.get_file_info(root)
         if info.type != pafs.FileType.Directory:
             raise StorageError(f"{uri!r} is not a run folder ({info.type.name.lower()}).")
@@ -77,8 +110,9 @@ def fetch_run(uri: str, dest: str | Path) -> Path:
     return local
 
 
-def resolve(location: str) -> tuple[pafs.FileSystem, str]:
-    """The filesystem and the path inside it for a local path or a URI.
+def resolve(location: str, patient: bool = False) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path inside it for a local path or a URI (`patient`: see
+    `from_uri`).
 
     Raises:
         StorageError: If a URI names no filesystem pyarrow knows, or has bad options.
@@ -86,7 +120,7 @@ def resolve(location: str) -> tuple[pafs.FileSystem, str]:
     if not is_uri(location):
         return pafs.LocalFileSystem(), str(Path(location).resolve())
     try:
-        return pafs.FileSystem.from_uri(location)
+        return from_uri(location, patient)
     except (OSError, ValueError) as err:
         raise StorageError(f"{location!r} is not a storage URI pyarrow can open ({err}).") from None
 

@@ -285,7 +285,7 @@ def _storage(location: str):
     """Tune's storage: a local folder as is, or a URI as its pyarrow filesystem and path."""
     if not storage.is_uri(location):
         return None, location
-    return storage.resolve(location)
+    return storage.resolve(location, patient=True)
 
 
 def slots(spec: SweepSpec, resources: dict[str, float]) -> int:

@@ -27,6 +27,32 @@ def s3_server():
         process.wait(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def shared_ray():
+    """The address of one Ray cluster (`ray start`, 2 CPUs) per test process, for sweeps whose
+    subject is not Ray's own start or stop: each joins it instead of starting and stopping an
+    embedded Ray, about 3 s of CPU and 4 s of wall each on 2 cores."""
+    from tests.ray_cluster import Cluster
+
+    cluster = Cluster(["--num-cpus=2", "--include-dashboard=false"])
+    try:
+        yield cluster.address
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def _join_shared_ray(request):
+    """Tests marked `shared_ray` run their sweeps on `shared_ray` (through RAY_ADDRESS, as on a
+    cluster node); the others start the embedded Ray the default command starts."""
+    if request.node.get_closest_marker("shared_ray") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_ADDRESS", request.getfixturevalue("shared_ray"))
+        yield
+
+
 # Modules whose tests run sweeps on a real Ray (or a notebook that does): out of the fast lane.
 RAY_MODULES = {
     "test_api", "test_cluster_storage", "test_fault_tolerance", "test_faults", "test_node_loss",
@@ -40,11 +66,20 @@ RAY_FIXTURES = {"stored_run", "run_copy", "s3_run"}
 def pytest_collection_modifyitems(items):
     """Marks `ray` on the tests above. Under pytest-xdist (`--dist loadgroup`), the tests that
     start `ray start` clusters run one after another on one worker: each starts several Ray
-    processes, and two at once on a small machine starve each other's start-up."""
+    processes, and two at once on a small machine starve each other's start-up.
+
+    Modules with `slow` tests run first, then those with `ray` tests (each module's tests stay
+    together, so its fixtures are made once): quick tests then fill the gaps, instead of a
+    minute-long test keeping one worker busy at the end while the other has nothing left."""
+    slow_modules, ray_modules = set(), set()
     for item in items:
         if item.module.__name__.rpartition(".")[2] in RAY_MODULES or RAY_FIXTURES & set(
             item.fixturenames
         ):
             item.add_marker(pytest.mark.ray)
+            ray_modules.add(item.module.__name__)
         if item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("ray-cluster"))
+        if item.get_closest_marker("slow"):
+            slow_modules.add(item.module.__name__)
+    items.sort(key=lambda i: (i.module.__name__ not in slow_modules, i.module.__name__ not in ray_modules))  # fmt: skip

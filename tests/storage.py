@@ -1,7 +1,9 @@
 """A real S3-compatible server (moto in server mode) on 127.0.0.1, for storage-URI tests."""
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
@@ -58,3 +60,48 @@ def start_s3_server(deadline_s: float = 60):
             time.sleep(0.2)  # polling a port until it answers, with a deadline
     process.kill()
     raise RuntimeError(f"moto_server did not answer on 127.0.0.1:{port} within {deadline_s}s")
+
+
+class SwitchableProxy:
+    """A TCP proxy on 127.0.0.1 in front of a server, that a test takes down (connections are
+    refused, open ones cut, as when the endpoint is unreachable) and brings back up on the
+    same port, the server's state intact."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.up()
+
+    def up(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def down(self) -> None:
+        self._listener.close()
+        with self._lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                    connection.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # the listener was closed: the proxy is down
+            with self._lock:
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

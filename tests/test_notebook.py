@@ -10,6 +10,7 @@ from tests.sweeps.conftest import ROOT
 NOTEBOOK = ROOT / "examples" / "bn_placement.ipynb"
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 def test_the_example_notebook_runs_clean(monkeypatch):
     monkeypatch.setenv("BNLAB_EXAMPLE_SMALL", "1")

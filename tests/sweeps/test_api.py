@@ -48,6 +48,7 @@ def test_python_values_become_the_flags_text():
                     "--subset", "500,100", "--settle"]  # fmt: skip
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 def test_run_and_the_command_line_give_identical_comparisons(tmp_path):
     cli = run_sweep(*[a for k, v in GRID.items() for a in (f"--{k}", v)],

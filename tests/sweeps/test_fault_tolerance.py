@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from reports import load_frames
 from tests.sweeps.conftest import (
     ROOT,
@@ -16,6 +18,8 @@ from tests.sweeps.conftest import (
     sweep_command,
     wait_for,
 )
+
+pytestmark = pytest.mark.shared_ray  # sweeps join one Ray (tests/conftest.py)
 
 
 def _epochs(rows):

@@ -59,6 +59,7 @@ def test_a_disk_too_small_for_the_run_is_refused_before_anything_starts(tmp_path
         assert list(small.iterdir()) == []
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 def test_a_disk_that_fills_during_the_run_stops_it_whole_and_resume_finishes(tmp_path):
     with tmpfs(tmp_path / "disk", "80m") as disk:
@@ -109,6 +110,7 @@ def _interrupted_run(tmp_path, *extra):
     return out, trial
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(tmp_path):
     out, trial = _interrupted_run(tmp_path)
@@ -129,6 +131,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(tmp_path):
     assert list(history["epoch"]) == list(range(1, 9)) and list(trials["status"]) == ["completed"]
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["tuner.pkl deleted", "experiment state cut"])
 def test_damaged_tune_state_is_refused_in_one_line_not_restarted(tmp_path, damage):
@@ -204,6 +207,7 @@ def test_ctrl_c_while_ray_starts_under_a_memory_cap_ends_at_once_leaving_nothing
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["made read-only", "removed"])
 def test_output_made_read_only_or_removed_mid_run_ends_in_one_line_not_interrupted(tmp_path, fault):
@@ -248,7 +252,7 @@ def test_a_stop_signal_at_an_awkward_moment_says_how_to_continue(tmp_path, stop)
     assert "--resume --name s" in err and err.count("\n") <= 2
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # embedded: a long-lived cluster keeps a staged copy of result.json
 def test_a_finished_trial_whose_results_were_cut_is_an_error_on_resume_not_an_interruption(tmp_path):  # fmt: skip
     out = tmp_path / "runs"
     flags = [*ONE, *TINY, "--seeds", "0-1", "--no-report", "--output-dir", str(out), "--name", "d"]
@@ -261,6 +265,7 @@ def test_a_finished_trial_whose_results_were_cut_is_an_error_on_resume_not_an_in
     assert damaged.parent.name.split("_", 1)[1] in err
 
 
+@pytest.mark.shared_ray
 @pytest.mark.slow
 def test_a_report_that_does_not_fit_its_folder_keeps_the_results_and_says_how_to_retry(tmp_path):
     out = tmp_path / "runs"

@@ -50,6 +50,7 @@ def test_address_auto_without_a_cluster_fails_in_bounded_time(tmp_path):
     assert done.stderr.count("\n") == 1 and not out.exists()
 
 
+@pytest.mark.shared_ray
 def test_a_second_sweep_on_the_same_run_is_refused_and_the_first_is_untouched(tmp_path):
     out = tmp_path / "runs"
     flags = ["--placements", "none", "--lrs", "0.05,0.1", "--seeds", "0", *TINY, "--output-dir", str(out), "--name", "same", "--no-report"]  # fmt: skip
@@ -68,6 +69,7 @@ def test_a_second_sweep_on_the_same_run_is_refused_and_the_first_is_untouched(tm
     assert (trials["attempts"] == 1).all()  # nobody ran the trials a second time
 
 
+@pytest.mark.shared_ray
 def test_a_lock_left_by_a_dead_process_does_not_block(tmp_path):
     out = tmp_path / "runs"
     (out / "stale").mkdir(parents=True)

@@ -11,6 +11,8 @@ from reports import load_frames
 from sweeps.settle import seed_sequence
 from tests.sweeps.conftest import run_sweep, start_sweep, wait_for
 
+pytestmark = pytest.mark.shared_ray  # sweeps join one Ray (tests/conftest.py)
+
 # At lr 100 both placements diverge (the seed preset's none reaches NaN, and its BN model too
 # on this subset): their differences are exactly 0, equivalent at once. At lr 0.05 a tiny
 # subset leaves the comparisons noisy: undecided, so a second look follows.
@@ -21,10 +23,12 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
+def straight(tmp_path_factory, shared_ray):
     """An uninterrupted settling run."""
     out = tmp_path_factory.mktemp("settle")
-    done = run_sweep(*FLAGS, "--output-dir", str(out), "--name", "s")
+    done = run_sweep(
+        *FLAGS, "--output-dir", str(out), "--name", "s", env={"RAY_ADDRESS": shared_ray}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "look 1: seeds 3-4 for " in done.stdout
     return out / "s"

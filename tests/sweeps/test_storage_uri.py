@@ -3,16 +3,19 @@
 import json
 import shlex
 import signal
+import time
 
 import pandas as pd
+import pytest
 from pyarrow import fs as pafs
 
 from reports import load_frames
 from reports.storage import fetch_run
-from tests.storage import CREDENTIALS
+from tests.storage import CREDENTIALS, SwitchableProxy
 from tests.sweeps.conftest import progress_shows, run_sweep, start_sweep, wait_for
 
 
+@pytest.mark.shared_ray
 def test_sweep_to_s3_interrupted_resumed_and_reported(s3_server, tmp_path):
     s3 = s3_server.filesystem()
     s3.create_dir("sweeps")
@@ -56,3 +59,36 @@ def test_a_bucket_that_does_not_exist_is_refused_before_ray_starts(s3_server, ca
         "bucket 'no-such-bucket' of 's3://no-such-bucket/runs?" in err and "create it first" in err
     )
     assert err.count("\n") == 1
+
+
+OUTAGE_S = 8  # how long the storage endpoint is down: the fault itself, not a wait for an event
+
+
+@pytest.mark.shared_ray
+@pytest.mark.slow
+def test_a_storage_outage_of_seconds_mid_run_is_ridden_out_without_failing_a_trial(s3_server, tmp_path):  # fmt: skip
+    """The S3 endpoint unreachable (connections refused and cut) for seconds while trials
+    checkpoint every epoch: requests back off and retry, no trial fails, nothing is printed."""
+    s3_server.filesystem().create_dir("outage")
+    proxy = SwitchableProxy(s3_server.port)
+    uri = f"s3://outage/runs?endpoint_override=127.0.0.1:{proxy.port}&scheme=http"
+    flags = [
+        "--placements", "none", "--lrs", "0.01,0.02", "--seeds", "0", "--epochs", "6",
+        "--subset", "20000,200", "--checkpoint-seconds", "0", "--no-report",
+        "--output-dir", uri, "--name", "out",
+    ]  # fmt: skip
+    log = tmp_path / "progress.txt"
+    driver = start_sweep(*flags, log=log, env=CREDENTIALS)
+    try:
+        wait_for(lambda: progress_shows(log, r"epochs [1-9]\d*/12 "), 240, "an epoch")
+        proxy.down()
+        time.sleep(OUTAGE_S)
+        proxy.up()
+        _, err = driver.communicate(timeout=400)
+    finally:
+        driver.kill()
+    assert driver.returncode == 0, err[-3000:]
+    assert err == ""
+    _, trials = load_frames(fetch_run(s3_server.uri("outage/runs/out"), tmp_path / "copy"))
+    assert len(trials) == 2 and (trials["status"] == "completed").all()
+    assert (trials["attempts"] == 1).all()  # no trial failed and was retried

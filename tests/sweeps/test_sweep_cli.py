@@ -10,6 +10,7 @@ from tests.ray_cluster import Cluster
 from tests.sweeps.conftest import TINY, run_sweep
 
 
+@pytest.mark.shared_ray
 def test_tiny_sweep_with_a_divergent_lr(tmp_path):
     out = tmp_path / "runs"
     done = run_sweep(

@@ -5,6 +5,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from reports import load_frames
 from tests.sweeps.conftest import ROOT, TINY, run_sweep, sweep_command
 
@@ -70,6 +72,7 @@ def test_only_messages_the_command_says_its_own_way_are_dropped():
     assert not kept(saving) and kept(saving, local=False)  # a storage URI has no guard
 
 
+@pytest.mark.shared_ray
 def test_a_reader_that_goes_away_does_not_end_the_sweep(tmp_path):
     """`... | head -1`, or a closed terminal under `tee`: the sweep finishes all the same."""
     driver = subprocess.Popen(

@@ -7,6 +7,8 @@ import pytest
 from reports import load_frames
 from tests.sweeps.conftest import run_sweep
 
+pytestmark = pytest.mark.shared_ray  # sweeps join one Ray (tests/conftest.py)
+
 # The reference notebook's three models at lr 1e-3, seed 0, 10 epochs on the full data: epoch-10
 # validation accuracy as this project first reproduced it (docs/default-study before the
 # composed builder; the seed preset must not move it).

@@ -64,3 +64,19 @@ def test_storage_failures_are_storage_errors_naming_the_location(tmp_path):
         storage.read_text(str(tmp_path / "binary.json"))
     assert storage.read_text(str(tmp_path / "absent.json")) is None
     assert storage.list_names(str(tmp_path / "absent")) == []
+
+
+def test_a_running_sweep_s_s3_filesystem_keeps_its_retries_when_pickled_into_a_trial():
+    import pickle
+
+    from pyarrow import fs as pafs
+
+    from reports.storage import PatientS3FileSystem, resolve
+
+    uri = "s3://bucket/runs?endpoint_override=127.0.0.1:9&scheme=http&region=eu-west-1"
+    patient, path = resolve(uri, patient=True)
+    copy = pickle.loads(pickle.dumps(patient))
+    assert isinstance(copy, PatientS3FileSystem) and path == "bucket/runs"
+    assert copy.region == "eu-west-1"  # the URI's options travel too
+    first_contact, _ = resolve(uri)
+    assert type(first_contact) is pafs.S3FileSystem  # fails fast instead

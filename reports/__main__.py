@@ -7,6 +7,7 @@ a URI is read without Ray or TensorFlow and its report written to a local folder
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -72,5 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # the half-written report folder is removed on the way out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     sys.exit(main())

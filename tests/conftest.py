@@ -80,6 +80,10 @@ def pytest_collection_modifyitems(items):
             ray_modules.add(item.module.__name__)
         if item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("ray-cluster"))
+        elif RAY_FIXTURES & set(item.fixturenames):  # the stored run is made once, not per worker
+            item.add_marker(pytest.mark.xdist_group("stored-run"))
+        elif item.module.__name__.endswith("test_settle"):  # its module-scoped straight run too
+            item.add_marker(pytest.mark.xdist_group("settle"))
         if item.get_closest_marker("slow"):
             slow_modules.add(item.module.__name__)
     items.sort(key=lambda i: (i.module.__name__ not in slow_modules, i.module.__name__ not in ray_modules))  # fmt: skip

@@ -1,6 +1,7 @@
 """The report page in a real headless Chromium (Debian's), driven by Playwright."""
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from reports import write_report
+from tests.sweeps.conftest import wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -103,3 +105,22 @@ def test_report_cli_rejects_a_folder_without_a_sweep(tmp_path):
     )
     assert done.returncode == 2 and "holds no sweep" in done.stderr
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl+c", "SIGTERM"])
+def test_a_report_stopped_while_written_leaves_the_previous_one_whole_and_no_scraps(run_copy, stop):  # fmt: skip
+    write_report(run_copy)
+    before = {p.name: p.read_bytes() for p in (run_copy / "report").iterdir()}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "reports", str(run_copy)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: list(run_copy.glob(".report.new-*")), 120, "the new report's folder")
+        writer.send_signal(stop)
+        _, err = writer.communicate(timeout=60)
+    finally:
+        writer.kill()
+    assert writer.returncode == 130 and "the previous report is as it was" in err
+    assert not list(run_copy.glob(".report.*"))
+    assert {p.name: p.read_bytes() for p in (run_copy / "report").iterdir()} == before

@@ -106,15 +106,32 @@ def _init(spec: SweepSpec, **where) -> None:
     # Ray's and Tune's INFO lines (session started, files written, run time) only with --verbose.
     logging_level = logging.INFO if spec.verbose else logging.WARNING
     try:
-        ray.init(
-            **where,
-            runtime_env={"env_vars": WORKER_ENV},
-            log_to_driver=False,
-            logging_level=logging_level,
-        )
-    except (OSError, RuntimeError, ValueError, ConnectionError) as err:
+        with _ray_processes_ignore_warnings():
+            ray.init(
+                **where,
+                runtime_env={"env_vars": WORKER_ENV},
+                log_to_driver=False,
+                logging_level=logging_level,
+            )
+    except Exception as err:  # Ray raises a plain Exception for a node that timed out starting
         startup.kill_children()
         raise SpecError(startup.explain(err)) from None
+
+
+@contextlib.contextmanager
+def _ray_processes_ignore_warnings():
+    """The processes `ray.init` starts inherit this environment: a PYTHONWARNINGS=error meant
+    for the user's code would make Ray's own dashboard and agents die of their dependencies'
+    deprecation warnings, and Ray's start time out. The driver keeps the user's setting."""
+    saved = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = WORKER_ENV["PYTHONWARNINGS"]
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = saved
 
 
 def _check_cluster(spec: SweepSpec) -> dict[str, float]:

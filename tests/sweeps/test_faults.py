@@ -176,6 +176,15 @@ def test_a_read_only_home_stops_ray_in_one_line(tmp_path):
     assert "Traceback" not in err
 
 
+def test_warnings_made_errors_for_the_user_s_code_do_not_stop_ray_s_own_processes(tmp_path):
+    """PYTHONWARNINGS=error used to kill Ray's dashboard at import and time its start out."""
+    out = tmp_path / "runs"
+    done = run_sweep(*ONE, *TINY, "--output-dir", str(out), "--name", "w", "--no-report", env={"PYTHONWARNINGS": "error"})  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    _, trials = load_frames(out / "w")
+    assert (trials["status"] == "completed").all()
+
+
 def _ray_processes() -> list[str]:
     names = []
     for process in psutil.process_iter(["name", "cmdline"]):

@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
@@ -80,6 +81,12 @@ def explain(err: Exception) -> str:
             "session under $TMPDIR (or RAY_TMPDIR) and its token under $HOME/.ray: point them "
             "at writable folders."
         )
+    if isinstance(err, OSError) and err.errno == errno.ENOTDIR:
+        where = _file_in_the_way(err.filename) if err.filename else "a folder Ray writes to"
+        return (
+            f"Ray could not start: {where!r} is a file, not a folder; Ray writes its session "
+            "under $TMPDIR (or RAY_TMPDIR) and its token under $HOME/.ray: point them at folders."
+        )
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         return (
             f"Ray could not start: no space left on the device of {err.filename or '$TMPDIR'!r}; "
@@ -89,3 +96,11 @@ def explain(err: Exception) -> str:
     return (
         f"Ray could not start ({type(err).__name__}: {text}); run with --verbose for Ray's own log."
     )
+
+
+def _file_in_the_way(path: str) -> str:
+    """The file that stands where `path` needs a folder (the nearest part of it that exists)."""
+    for part in Path(path).parents:
+        if part.exists():
+            return str(part)
+    return path

@@ -165,3 +165,14 @@ def test_a_run_held_by_a_live_sweep_is_refused_as_in_use_before_its_state_is_rea
     (held / SPEC_FILE).write_text("{}")
     with run_lock(held), pytest.raises(SpecError, match="is in use by another sweep"):
         parse_spec(["--name", "busy", "--output-dir", str(out)])
+
+
+def test_a_file_where_ray_needs_a_folder_is_named_in_the_one_line(tmp_path):
+    import errno
+
+    from sweeps.startup import explain
+
+    (tmp_path / "afile").write_text("")
+    err = NotADirectoryError(errno.ENOTDIR, "Not a directory", str(tmp_path / "afile" / "ray"))
+    line = explain(err)
+    assert f"{str(tmp_path / 'afile')!r} is a file, not a folder" in line and "$TMPDIR" in line

@@ -29,12 +29,14 @@ def s3_server():
 
 @pytest.fixture(scope="session")
 def shared_ray():
-    """The address of one Ray cluster (`ray start`, 2 CPUs) per test process, for sweeps whose
-    subject is not Ray's own start or stop: each joins it instead of starting and stopping an
-    embedded Ray, about 3 s of CPU and 4 s of wall each on 2 cores."""
+    """The address of one Ray cluster (`ray start`) per test process, for sweeps whose subject
+    is not Ray's own start or stop: each joins it instead of starting and stopping an embedded
+    Ray (about 3 s of CPU and 4 s of wall each on 2 cores). One CPU: a sweep then runs one trial
+    worker, which imports TensorFlow once (about 3 CPU-s), while the other test process keeps
+    the second core busy."""
     from tests.ray_cluster import Cluster
 
-    cluster = Cluster(["--num-cpus=2", "--include-dashboard=false"])
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
     try:
         yield cluster.address
     finally:
@@ -68,9 +70,10 @@ def pytest_collection_modifyitems(items):
     start `ray start` clusters run one after another on one worker: each starts several Ray
     processes, and two at once on a small machine starve each other's start-up.
 
-    Modules with `slow` tests run first, then those with `ray` tests (each module's tests stay
-    together, so its fixtures are made once): quick tests then fill the gaps, instead of a
-    minute-long test keeping one worker busy at the end while the other has nothing left."""
+    The cluster tests run first (one worker runs them all, one after another), then modules
+    with `slow` tests, then those with `ray` tests (each module's tests stay together, so its
+    fixtures are made once): quick tests then fill the gaps, instead of a long chain keeping
+    one worker busy at the end while the other has nothing left."""
     slow_modules, ray_modules = set(), set()
     for item in items:
         if item.module.__name__.rpartition(".")[2] in RAY_MODULES or RAY_FIXTURES & set(
@@ -86,4 +89,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("settle"))
         if item.get_closest_marker("slow"):
             slow_modules.add(item.module.__name__)
-    items.sort(key=lambda i: (i.module.__name__ not in slow_modules, i.module.__name__ not in ray_modules))  # fmt: skip
+    items.sort(
+        key=lambda i: (
+            i.get_closest_marker("cluster") is None,  # one worker's chain of clusters: longest
+            i.module.__name__ not in slow_modules,
+            i.module.__name__ not in ray_modules,
+        )
+    )

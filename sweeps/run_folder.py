@@ -166,6 +166,13 @@ def _check_settle_record(run: RunFolder, flag: str) -> None:
     try:
         text = storage.read_text(location)
         if text is None:  # a fixed run, or a settling run before its first look was planned
+            looks = _experiments(run.location)[1:]
+            if looks:  # its looks were planned from decisions that are gone with it
+                raise SpecError(
+                    f"{flag}: {location!r} is missing though the run has {len(looks)} looks, so "
+                    "they cannot be continued; its results can still be reported (python -m "
+                    f"reports {run.location}); start a new run with another --name."
+                )
             return
         state = json.loads(text)
     except (json.JSONDecodeError, storage.StorageError):

@@ -241,6 +241,16 @@ def test_a_damaged_settle_record_is_refused_on_resume_and_ignored_by_reports(dam
     assert read_looks(run) is None  # the report judges the run at the seeds it has
 
 
+def test_a_settling_run_whose_record_was_deleted_after_its_looks_is_refused(tmp_path, capsys):
+    """Without settle.json its later looks would be planned again from look 0's seeds alone."""
+    run = _stored_run(tmp_path / "runs", settle=True)
+    (run / "look-1").mkdir()
+    code = bn_placement.main(["--output-dir", str(run.parent), "--name", "r1", "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "settle.json' is missing though the run has 1 looks, so they cannot be continued" in err
+
+
 @pytest.mark.parametrize("flag", ["--output-dir", "--report-dir"])
 def test_a_folder_through_a_symlink_loop_is_one_line(flag, tmp_path, capsys):
     (tmp_path / "a").symlink_to(tmp_path / "b")

@@ -99,8 +99,9 @@ def explain(err: Exception) -> str:
 
 
 def _file_in_the_way(path: str) -> str:
-    """The file that stands where `path` needs a folder (the nearest part of it that exists)."""
+    """The file that stands where `path` needs a folder: the nearest part of it that exists,
+    if that is not a folder (else `path` itself)."""
     for part in Path(path).parents:
         if part.exists():
-            return str(part)
+            return path if part.is_dir() else str(part)
     return path

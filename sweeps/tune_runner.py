@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import ray
 from ray import tune
@@ -118,20 +119,11 @@ def _init(spec: SweepSpec, **where) -> None:
         raise SpecError(startup.explain(err)) from None
 
 
-@contextlib.contextmanager
 def _ray_processes_ignore_warnings():
     """The processes `ray.init` starts inherit this environment: a PYTHONWARNINGS=error meant
     for the user's code would make Ray's own dashboard and agents die of their dependencies'
     deprecation warnings, and Ray's start time out. The driver keeps the user's setting."""
-    saved = os.environ.get("PYTHONWARNINGS")
-    os.environ["PYTHONWARNINGS"] = WORKER_ENV["PYTHONWARNINGS"]
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONWARNINGS", None)
-        else:
-            os.environ["PYTHONWARNINGS"] = saved
+    return mock.patch.dict(os.environ, {"PYTHONWARNINGS": WORKER_ENV["PYTHONWARNINGS"]})
 
 
 def _check_cluster(spec: SweepSpec) -> dict[str, float]:

@@ -65,6 +65,7 @@ RAY_MODULES = {
 RAY_FIXTURES = {"stored_run", "run_copy", "s3_run"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks added here
 def pytest_collection_modifyitems(items):
     """Marks `ray` on the tests above. Under pytest-xdist (`--dist loadgroup`), the tests that
     start `ray start` clusters run one after another on one worker: each starts several Ray
@@ -76,14 +77,13 @@ def pytest_collection_modifyitems(items):
     one worker busy at the end while the other has nothing left."""
     slow_modules, ray_modules = set(), set()
     for item in items:
-        if item.module.__name__.rpartition(".")[2] in RAY_MODULES or RAY_FIXTURES & set(
-            item.fixturenames
-        ):
+        uses_a_stored_run = bool(RAY_FIXTURES & set(item.fixturenames))
+        if item.module.__name__.rpartition(".")[2] in RAY_MODULES or uses_a_stored_run:
             item.add_marker(pytest.mark.ray)
             ray_modules.add(item.module.__name__)
         if item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("ray-cluster"))
-        elif RAY_FIXTURES & set(item.fixturenames):  # the stored run is made once, not per worker
+        elif uses_a_stored_run:  # the stored run is made once, not per worker
             item.add_marker(pytest.mark.xdist_group("stored-run"))
         elif item.module.__name__.endswith("test_settle"):  # its module-scoped straight run too
             item.add_marker(pytest.mark.xdist_group("settle"))

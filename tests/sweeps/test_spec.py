@@ -176,3 +176,5 @@ def test_a_file_where_ray_needs_a_folder_is_named_in_the_one_line(tmp_path):
     err = NotADirectoryError(errno.ENOTDIR, "Not a directory", str(tmp_path / "afile" / "ray"))
     line = explain(err)
     assert f"{str(tmp_path / 'afile')!r} is a file, not a folder" in line and "$TMPDIR" in line
+    elsewhere = str(tmp_path / "gone" / "ray")  # no file in the way found: the path as given
+    assert f"{elsewhere!r} is a file" in explain(NotADirectoryError(errno.ENOTDIR, "", elsewhere))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from reports import factor_findings
 from reports.contexts import CONTEXT_KEYS
+from reports.frames import NO_RESULTS
 from reports.stats import ALPHA, BASELINE
 from reports.wording import context_label, fmt_ci, fmt_num, fmt_p
 
@@ -258,7 +259,7 @@ def answer(frames: dict[str, pd.DataFrame]) -> list[str]:
     comparisons, stable = frames["comparisons"], frames["stable_lr"]
     interaction = _lr_rows(frames["interaction"])
     if best.empty:
-        return ["No trial has finished yet: nothing to conclude."]
+        return [nothing_finished(frames["trials"])]
     margin = design_margin(frames)
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
     sentences = []
@@ -276,6 +277,20 @@ def answer(frames: dict[str, pd.DataFrame]) -> list[str]:
         prefix = f"[{context_label(keys)}] " if len(contexts) > 1 else ""
         sentences += [prefix + line for line in lines if line]
     return sentences + factor_findings.sentences(frames)
+
+
+def nothing_finished(trials: pd.DataFrame) -> str:
+    """Why there is no answer: how the run's trials stand, naming those without results."""
+    if trials.empty:
+        return "No trial has been recorded yet: nothing to conclude."
+    counts = ", ".join(f"{n} {status}" for status, n in trials["status"].value_counts().items())
+    line = f"No trial has finished yet: nothing to conclude ({counts})"
+    without = trials.loc[trials["problem"] == NO_RESULTS, "trial_dir"]
+    if not without.empty:
+        names = ", ".join(without.astype(str)[:3])
+        names += f" and {len(without) - 3} more" if len(without) > 3 else ""
+        line += f"; {len(without)} with no result.json (no report yet, or it was deleted): {names}"
+    return line + "."
 
 
 def _plainness(keys: dict) -> tuple:
@@ -300,7 +315,7 @@ def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     """
     best = frames["best_lr"]
     if best.empty:
-        return ["No trial has finished yet: nothing to conclude."]
+        return [nothing_finished(frames["trials"])]
     contexts = best[CONTEXT_KEYS].drop_duplicates().to_dict("records")
     keys = min(contexts, key=_plainness)
     lines = [

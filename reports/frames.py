@@ -4,7 +4,8 @@ A sweep is an ordinary Tune experiment folder: one sub-folder per trial with `pa
 (the trial's `TrialConfig` fields) and `result.json` (one JSON line per `tune.report`). Each
 epoch's report has `final: false`; the trial's last report has `final: true` with the test
 metrics, status and the whole history, which is what a finished trial's epochs are read from. A trial with no final report is `errored` if Tune left an error file,
-otherwise `running` (unfinished or interrupted).
+otherwise `running` (unfinished or interrupted; its `problem` says so when it has no
+result.json at all, as after the file was deleted).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _LEGACY_SEED = {
     "after_activation": {"activation": "relu", "input_norm": "batch", "norm": "batch"},
     "before_activation": {"activation": "relu", "input_norm": "batch", "norm": "batch"},
 }
+# A trial folder without result.json: Tune writes it with the first report (or it was deleted).
+NO_RESULTS = "no result.json (no report yet, or it was deleted)"
 HISTORY_COLUMNS = ["trial_id", *CONFIG_COLUMNS, "epoch", *METRICS, "epoch_seconds"]
 TRIAL_COLUMNS = [
     "trial_id",
@@ -269,7 +272,7 @@ def _trial_row(folder, label, trial_id, params, config, results, epochs) -> dict
         "gpus": last.get("gpus"),
         "attempts": len({r["pid"] for r in results if "pid" in r}),
         "last_timestamp": results[-1].get("timestamp") if results else None,
-        "problem": "",
+        "problem": "" if results else NO_RESULTS,
         "trial_dir": label,
     }
 

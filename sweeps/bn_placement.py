@@ -1,7 +1,8 @@
 """`python -m sweeps.bn_placement`: the BN placement x learning rate study, run with Ray Tune.
 
 Exit codes: 0 every trial ended (completed or diverged); 1 a trial errored after its retries;
-2 a bad argument (nothing was started or written); 130 interrupted (resume with --resume).
+2 a bad argument (nothing was started or written) or the environment failed (the disk, Ray's
+processes); 130 interrupted (resume with --resume).
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _run(spec: SweepSpec, data) -> int:
     try:
         with _deferred_interrupt() as pressed:
             again = resume_command(spec) if spec.resume else spec.command
-            resources = tune_runner.start_ray(spec, pressed, again)
+            resources = tune_runner.start_ray(spec, pressed, again, resume_command(spec))
         if not spec.quiet:
             print_plan(spec, every_trial=False)
         _write_spec(spec)

@@ -20,19 +20,25 @@ POLL_S = 0.2
 _undo: list = []
 
 
-def kill_children() -> None:
-    """Kill every process this one started (Ray's GCS, raylet, agents and workers)."""
-    children = psutil.Process().children(recursive=True)
+def kill_children(also=()) -> None:
+    """Kill every process this one started (Ray's GCS, raylet, agents and workers), and the
+    psutil processes `also` (ones that were its children, left by a parent that died)."""
+    children = list({*psutil.Process().children(recursive=True), *also})
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.kill()
     psutil.wait_procs(children, timeout=10)
 
 
-def _abort(code: int, message: str) -> None:
+def abort(code: int, message: str, also=()) -> None:
+    """Say `message`, kill Ray's processes (`kill_children`) and end this process now with
+    `code`: for a thread that finds the main thread stuck inside Ray."""
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stdout.isatty():  # a live progress view may have hidden the cursor
+            print("\x1b[?25h", flush=True)
     with contextlib.suppress(OSError):
         print(message, file=sys.stderr, flush=True)
-    kill_children()
+    kill_children(also)
     for undo in reversed(_undo):
         with contextlib.suppress(Exception):
             undo()
@@ -60,9 +66,9 @@ def bounded(limit_s: float, pressed: list, too_long: str, interrupted: str):
         deadline = time.monotonic() + limit_s
         while not done.wait(POLL_S):
             if pressed:
-                _abort(130, interrupted)
+                abort(130, interrupted)
             if time.monotonic() > deadline:
-                _abort(2, too_long)
+                abort(2, too_long)
 
     watcher = threading.Thread(target=watch, name="ray-start-watchdog", daemon=True)
     watcher.start()

@@ -22,6 +22,7 @@ from ray.tune.logger import TBXLoggerCallback
 from bnlab import FashionMNIST, TrialConfig
 from reports import storage
 from sweeps import checkpoints, preflight, room, startup, tune_progress
+from sweeps.node_guard import NodeGuard
 from sweeps.progress import ProgressView
 from sweeps.spec import SpecError, SweepSpec, check_fits
 from sweeps.tune_progress import TRIAL_KEY
@@ -35,6 +36,7 @@ CHECKPOINTS_KEPT = 2
 CONNECT_TIMEOUT_S = 5
 JOIN_TIMEOUT_S = 60
 START_TIMEOUT_S = 90  # seen here: 3-8 s; under a memory cap it never ends
+_guard: NodeGuard | None = None  # the embedded Ray's, while it runs
 # Workers inherit this: TensorFlow's C++ info lines would flood the driver's terminal.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
@@ -66,13 +68,14 @@ def _probe(host: str, port: int, source: str) -> None:
         ) from None
 
 
-def start_ray(spec: SweepSpec, pressed: list, again: str) -> dict[str, float]:
+def start_ray(spec: SweepSpec, pressed: list, again: str, continue_with: str) -> dict[str, float]:
     """Start the embedded local Ray, or join `spec.address`; return the cluster's resources.
 
     Bounded: joining probes the address first, and `ray.init` gets `JOIN_TIMEOUT_S` to join
     or `START_TIMEOUT_S` to start; a stop signal recorded in `pressed` meanwhile ends it at
     once (`startup.bounded`; `again` is the command to run again). On a cluster of several
-    nodes, every node must see the run's storage (`preflight`).
+    nodes, every node must see the run's storage (`preflight`). An embedded Ray is guarded
+    until `stop_ray` (`node_guard`; `continue_with` is the command to continue the run).
 
     Raises:
         SpecError: If Ray cannot start, no cluster answers at the address, a trial asks for
@@ -100,6 +103,8 @@ def start_ray(spec: SweepSpec, pressed: list, again: str) -> dict[str, float]:
             # `ray start` left on this machine.
             _init(spec, address="local", num_cpus=spec.num_cpus, num_gpus=spec.num_gpus,
                   include_dashboard=False, _node_ip_address="127.0.0.1")  # fmt: skip
+        global _guard
+        _guard = NodeGuard(continue_with, spec.verbose)
     return _check_cluster(spec)
 
 
@@ -150,7 +155,13 @@ def _check_cluster(spec: SweepSpec) -> dict[str, float]:
 
 def stop_ray() -> None:
     """Disconnect from a joined cluster, or stop the embedded Ray and all its processes."""
+    global _guard
+    if _guard is not None:
+        _guard.stop_watching()
     ray.shutdown()
+    if _guard is not None:
+        _guard.release()
+        _guard = None
 
 
 def _tune_report_callback(history, trial_info, checkpoint_seconds: float, epochs: int):

@@ -48,7 +48,14 @@ def test_the_answer_names_the_best_placement_stability_and_the_lr_role():
 
 def test_the_answer_with_nothing_finished():
     trials = trials_frame({("none", 0.1): [0.8]}).iloc[:0]
-    assert _answer(trials) == ["No trial has finished yet: nothing to conclude."]
+    assert _answer(trials) == ["No trial has been recorded yet: nothing to conclude."]
+    running = trials_frame({("none", 0.1): [0.8, 0.8]})
+    running["status"], running["trial_dir"] = "running", ["a", "b"]
+    running["problem"] = ["", "no result.json (no report yet, or it was deleted)"]
+    assert _answer(running) == [
+        "No trial has finished yet: nothing to conclude (2 running); 1 with no result.json "
+        "(no report yet, or it was deleted): b."
+    ]
 
 
 def test_p_values_and_intervals_are_formatted_for_reading():
@@ -99,7 +106,7 @@ def test_the_terminal_summary_of_small_runs():
         "Placement [mlp 300x100, relu, input none, batch 32, sgd, 2 epochs]: "
     )
     assert "]: only none in this run, test accuracy 0." in alone[0]
-    assert _summary(one_lr.iloc[:0]) == ["No trial has finished yet: nothing to conclude."]
+    assert _summary(one_lr.iloc[:0]) == ["No trial has been recorded yet: nothing to conclude."]
 
 
 def _seed_preset():

@@ -135,6 +135,22 @@ def test_a_damaged_trial_is_listed_and_the_others_reported(run_copy, how):
     assert "damaged" in page and folder.name in page
 
 
+def test_a_run_whose_every_result_json_was_deleted_names_them(run_copy):
+    folders = _trial_dirs(run_copy)
+    for folder in folders:
+        (folder / "result.json").unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(run_copy)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    _, trials = load_frames(run_copy)
+    assert (trials["problem"] == "no result.json (no report yet, or it was deleted)").all()
+    line = done.stdout.splitlines()[1]
+    assert "No trial has finished yet: nothing to conclude (12 running); 12 with no result.json" in line  # fmt: skip
+    assert f"{folders[0].name}, {folders[1].name}, {folders[2].name} and 9 more." in line
+    assert folders[0].name in (run_copy / "report" / "index.html").read_text()
+
+
 def test_a_damaged_sweep_spec_does_not_stop_the_report(run_copy):
     (run_copy / "sweep_spec.json").write_text('{"placements": [')
     done = subprocess.run(

@@ -290,3 +290,61 @@ def test_a_report_that_does_not_fit_its_folder_keeps_the_results_and_says_how_to
     assert leftovers == []  # the half-written report folder was removed
     _, trials = load_frames(out / "f")
     assert list(trials["status"]) == ["completed"]
+
+
+def _alive(processes) -> list:
+    alive = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+    return alive
+
+
+@pytest.mark.slow  # embedded: its own raylet is the one killed
+def test_the_raylet_killed_mid_run_ends_in_one_line_and_resume_finishes(tmp_path):
+    """As the out-of-memory killer would: Ray alone printed its log's tail and ended later."""
+    out, log = tmp_path / "runs", tmp_path / "progress.txt"
+    flags = [*ONE, "--seeds", "0-1", "--subset", "5000,100", "--epochs", "5", "--no-report",
+             "--output-dir", str(out), "--name", "oom"]  # fmt: skip
+    driver = start_sweep(*flags, log=log)
+    try:
+        wait_for(lambda: progress_shows(log, r"\d running"), 240, "a trial running")
+        children = psutil.Process(driver.pid).children(recursive=True)
+        (raylet,) = [c for c in children if c.name() == "raylet"]
+        raylet.kill()
+        _, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 2, err[-3000:]
+    assert err.startswith(f"error: Ray's raylet (pid {raylet.pid}) ended during the sweep (killed by SIGKILL")  # fmt: skip
+    assert "Continue with: python -m sweeps.bn_placement --resume --name oom" in err
+    assert err.count("\n") == 1 and "Raylet is terminated" not in log.read_text()
+    assert not _alive(children)
+    resumed = run_sweep("--resume", "--name", "oom", "--output-dir", str(out), "--no-report")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    history, trials = load_frames(out / "oom")
+    assert list(trials["status"]) == ["completed"] * 2
+    assert sorted(history["epoch"]) == sorted(list(range(1, 6)) * 2)
+
+
+@pytest.mark.slow  # embedded: the Ray processes a killed driver leaves are the subject
+def test_a_driver_killed_with_sigkill_leaves_no_ray_process_and_says_how_to_continue(tmp_path):
+    """Ray's agents alone outlived the driver by a minute, listening on ports."""
+    out, log = tmp_path / "runs", tmp_path / "progress.txt"
+    flags = [*ONE, "--subset", "5000,100", "--epochs", "5", "--no-report",
+             "--output-dir", str(out), "--name", "k9"]  # fmt: skip
+    driver = start_sweep(*flags, log=log)
+    try:
+        wait_for(lambda: progress_shows(log, r"1 running"), 240, "the trial running")
+        children = psutil.Process(driver.pid).children(recursive=True)
+        assert any("Agent" in c.name() for c in children)
+        driver.send_signal(signal.SIGKILL)
+        _, err = driver.communicate(timeout=60)  # the reaper holds its stderr until it is done
+    finally:
+        driver.kill()
+    assert driver.returncode == -signal.SIGKILL
+    assert err.startswith("error: the sweep's process was killed; the Ray processes it left were stopped")  # fmt: skip
+    assert err.count("\n") == 1 and "--resume --name k9" in err
+    # Ray's workers end on their own once the raylet is gone; its agents waited a minute.
+    wait_for(lambda: not _alive(children), 30, "the Ray processes to end")

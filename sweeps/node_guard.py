@@ -1,0 +1,152 @@
+"""The embedded Ray's processes while the sweep runs, when something kills them or the driver.
+
+- Its GCS or raylet killed (the out-of-memory killer, a `kill`): Ray itself would print the
+  raylet log's last 20 lines and end the driver seconds later, or let it run on with nothing
+  able to start a trial. The driver stops at once instead: Ray's other processes are killed
+  and one line says what ended and how to continue; exit 2 (the environment failed).
+- The driver killed (`kill -9`): nothing of it runs any more, so a small reaper process
+  started beside it (`sweeps/reaper.py`, no imports beyond the standard library) stops the Ray
+  processes it left, which would otherwise linger a minute listening on ports, and says how
+  to continue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+from ray._private import worker as ray_worker
+
+from sweeps import startup
+
+POLL_S = 0.2
+KNOWN_EVERY = 5  # polls between two looks for new Ray processes (workers)
+NODE_PROCESSES = ("gcs_server", "raylet")
+REAPER = Path(__file__).with_name("reaper.py")
+
+
+class NodeGuard:
+    """Watches the embedded Ray's node and leaves a reaper behind the driver; `stop_watching`
+    before Ray is stopped on purpose, `release` once it is stopped."""
+
+    def __init__(self, continue_with: str, verbose: bool = False):
+        ray_processes = psutil.Process().children(recursive=True)
+        # Killing them all once the raylet died needs them known before: its agents and
+        # workers are then no longer this process's descendants.
+        self._known = set(ray_processes)
+        self._node = [p for p in ray_processes if _name(p) in NODE_PROCESSES]
+        self._continue_with = continue_with
+        self._stop = threading.Event()
+        self._reaper = _start_reaper(ray_processes, continue_with)
+        self._printer = None if verbose else _leave_out_the_raylet_log()
+        threading.Thread(target=self._watch, name="ray-node-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        polls = 0
+        while not self._stop.wait(POLL_S):
+            for process in self._node:
+                if _ended(process) and not self._stop.is_set():
+                    startup.abort(2, self._ended_line(process), also=self._known)
+            polls += 1
+            if polls % KNOWN_EVERY == 0:  # new workers; a second's worth may be missed
+                alive = {p for p in self._known if p.is_running()}
+                self._known = alive | set(psutil.Process().children(recursive=True))
+
+    def _ended_line(self, process: psutil.Process) -> str:
+        return (
+            f"error: Ray's {_name(process)} (pid {process.pid}) ended during the sweep "
+            f"({_how(process)}); Ray's other processes were stopped and the finished trials "
+            f"are kept. Continue with: {self._continue_with}"
+        )
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._printer is not None:
+            ray_worker.print_to_stdstream = self._printer
+
+    def release(self) -> None:
+        """Ray was stopped: the reaper has nothing to do."""
+        if self._reaper is None:
+            return
+        try:
+            self._reaper.stdin.write(b"done")
+            self._reaper.stdin.close()
+        except OSError:
+            self._reaper.kill()
+        self._reaper.wait()
+
+
+def _leave_out_the_raylet_log():
+    """Ray's driver prints the raylet log's last 20 lines on standard output when the raylet
+    dies, sent by Ray's agents faster than the guard can see the death; the guard's own line
+    says it (all of it with --verbose). Returns the printer to put back."""
+    printer = ray_worker.print_to_stdstream
+
+    def print_all_but_the_raylet_log(data, *args, **kwargs):
+        if not any(str(line).startswith("Raylet is terminated") for line in data["lines"]):
+            printer(data, *args, **kwargs)
+
+    ray_worker.print_to_stdstream = print_all_but_the_raylet_log
+    return printer
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return "process"
+
+
+def _ended(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _how(process: psutil.Process) -> str:
+    """How a child of this process ended, from its exit status (reaping it for Ray)."""
+    try:
+        _, status = os.waitpid(process.pid, os.WNOHANG)
+    except ChildProcessError:
+        return "it ended"
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        if name == "SIGKILL":
+            return "killed by SIGKILL, as the out-of-memory killer does"
+        return f"killed by {name}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
+    """The reaper, told the Ray processes to stop if this process dies without releasing it."""
+    targets = []
+    for process in ray_processes:
+        try:
+            targets.append(f"{process.pid}:{_start_ticks(process.pid)}")
+        except OSError:
+            continue  # it ended meanwhile
+    message = (
+        "error: the sweep's process was killed; the Ray processes it left were stopped and the "
+        f"finished trials are kept. Continue with: {continue_with}"
+    )
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", str(REAPER), message, *targets],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None  # without it a kill -9 leaves Ray's agents for a minute, as Ray would
+
+
+def _start_ticks(pid: int) -> str:
+    """A process's start time in clock ticks since boot: with the pid, it names the process
+    even once the pid is reused."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[19]

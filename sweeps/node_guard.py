@@ -3,8 +3,11 @@
 - Its GCS or raylet killed (the out-of-memory killer, a `kill`): Ray itself would print the
   raylet log's last 20 lines and end the driver seconds later, or let it run on with nothing
   able to start a trial. The driver stops at once instead: Ray's other processes are killed
-  and one line says what ended and how to continue; exit 2 (the environment failed).
-- The driver killed (`kill -9`): nothing of it runs any more, so a small reaper process
+  and one line says what ended and how to continue; exit 2 (the environment failed). A stop
+  signal that ended them, sent to the whole process group (`timeout`, a batch scheduler),
+  stops the sweep as the same signal to the driver does: interrupted, exit 130.
+- The driver killed (`kill -9`), or ended by Ray's core worker itself (it exits at once when
+  its raylet stops on SIGTERM): nothing of it runs any more, so a small reaper process
   started beside it (`sweeps/reaper.py`, no imports beyond the standard library) stops the Ray
   processes it left, which would otherwise linger a minute listening on ports, and says how
   to continue.
@@ -25,6 +28,7 @@ from ray._private import worker as ray_worker
 from sweeps import startup
 
 POLL_S = 0.2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KNOWN_EVERY = 5  # polls between two looks for new Ray processes (workers)
 NODE_PROCESSES = ("gcs_server", "raylet")
 REAPER = Path(__file__).with_name("reaper.py")
@@ -51,17 +55,26 @@ class NodeGuard:
         while not self._stop.wait(POLL_S):
             for process in self._node:
                 if _ended(process) and not self._stop.is_set():
-                    startup.abort(2, self._ended_line(process), also=self._known)
+                    self._ended(process)
+                    return
             polls += 1
             if polls % KNOWN_EVERY == 0:  # new workers; a second's worth may be missed
                 alive = {p for p in self._known if p.is_running()}
                 self._known = alive | set(psutil.Process().children(recursive=True))
 
-    def _ended_line(self, process: psutil.Process) -> str:
-        return (
-            f"error: Ray's {_name(process)} (pid {process.pid}) ended during the sweep "
-            f"({_how(process)}); Ray's other processes were stopped and the finished trials "
-            f"are kept. Continue with: {self._continue_with}"
+    def _ended(self, process: psutil.Process) -> None:
+        name, signum, how = _name(process), *_how(process)
+        if signum in STOP_SIGNALS:
+            # A stop signal sent to the whole process group (`timeout`, a batch scheduler)
+            # reaches Ray's processes too: the sweep stops as the driver's own would stop it.
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        startup.abort(
+            2,
+            f"error: Ray's {name} (pid {process.pid}) ended during the sweep ({how}); Ray's "
+            f"other processes were stopped and the finished trials are kept. Continue with: "
+            f"{self._continue_with}",
+            also=self._known,
         )
 
     def stop_watching(self) -> None:
@@ -109,18 +122,19 @@ def _ended(process: psutil.Process) -> bool:
         return True
 
 
-def _how(process: psutil.Process) -> str:
-    """How a child of this process ended, from its exit status (reaping it for Ray)."""
+def _how(process: psutil.Process) -> tuple[int | None, str]:
+    """The signal that ended a child of this process, if one did, and how it ended in words,
+    from its exit status (reaping it for Ray)."""
     try:
         _, status = os.waitpid(process.pid, os.WNOHANG)
     except ChildProcessError:
-        return "it ended"
+        return None, "it ended"
     if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        if name == "SIGKILL":
-            return "killed by SIGKILL, as the out-of-memory killer does"
-        return f"killed by {name}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+        signum = os.WTERMSIG(status)
+        if signum == signal.SIGKILL:
+            return signum, "killed by SIGKILL, as the out-of-memory killer does"
+        return signum, f"killed by {signal.Signals(signum).name}"
+    return None, f"exit status {os.WEXITSTATUS(status)}"
 
 
 def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
@@ -132,8 +146,9 @@ def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
         except OSError:
             continue  # it ended meanwhile
     message = (
-        "error: the sweep's process was killed; the Ray processes it left were stopped and the "
-        f"finished trials are kept. Continue with: {continue_with}"
+        "error: the sweep's process ended abruptly (killed, or ended by Ray when its raylet "
+        "stopped); the Ray processes it left were stopped and the finished trials are kept. "
+        f"Continue with: {continue_with}"
     )
     try:
         return subprocess.Popen(

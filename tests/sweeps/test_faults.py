@@ -344,7 +344,29 @@ def test_a_driver_killed_with_sigkill_leaves_no_ray_process_and_says_how_to_cont
     finally:
         driver.kill()
     assert driver.returncode == -signal.SIGKILL
-    assert err.startswith("error: the sweep's process was killed; the Ray processes it left were stopped")  # fmt: skip
+    assert err.startswith("error: the sweep's process ended abruptly (killed, or ended by Ray")
+    assert "the Ray processes it left were stopped" in err
     assert err.count("\n") == 1 and "--resume --name k9" in err
     # Ray's workers end on their own once the raylet is gone; its agents waited a minute.
+    wait_for(lambda: not _alive(children), 30, "the Ray processes to end")
+
+
+@pytest.mark.slow  # embedded: the signal reaches its Ray's processes too
+def test_sigterm_to_the_whole_process_group_is_an_interruption_not_a_ray_failure(tmp_path):
+    """As `timeout` or a batch scheduler stops a job: Ray's GCS and raylet get it as well."""
+    out, log = tmp_path / "runs", tmp_path / "progress.txt"
+    flags = [*ONE, "--subset", "5000,100", "--epochs", "5", "--no-report",
+             "--output-dir", str(out), "--name", "group", "--progress-seconds", "1"]  # fmt: skip
+    with open(log, "w") as stdout:
+        driver = subprocess.Popen(sweep_command(*flags), cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: progress_shows(log, r"1 running"), 240, "the trial running")
+        children = psutil.Process(driver.pid).children(recursive=True)
+        os.killpg(driver.pid, signal.SIGTERM)
+        _, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 130, err[-3000:]
+    assert "continue with: python -m sweeps.bn_placement --resume --name group" in err
+    assert "Traceback" not in err and "raylet" not in err
     wait_for(lambda: not _alive(children), 30, "the Ray processes to end")

@@ -32,6 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KNOWN_EVERY = 5  # polls between two looks for new Ray processes (workers)
 NODE_PROCESSES = ("gcs_server", "raylet")
 REAPER = Path(__file__).with_name("reaper.py")
+DONE = b"done"  # what the reaper reads after its message when Ray was stopped
 
 
 class NodeGuard:
@@ -87,7 +88,7 @@ class NodeGuard:
         if self._reaper is None:
             return
         try:
-            self._reaper.stdin.write(b"done")
+            self._reaper.stdin.write(DONE)
             self._reaper.stdin.close()
         except OSError:
             self._reaper.kill()
@@ -151,11 +152,16 @@ def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
         f"Continue with: {continue_with}"
     )
     try:
-        return subprocess.Popen(
-            [sys.executable, "-I", "-S", str(REAPER), message, *targets],
+        reaper = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(REAPER), *targets],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
         )
+        # On its standard input, not its command line: `pgrep -f sweeps.bn_placement` finds
+        # the driver alone.
+        reaper.stdin.write(message.encode() + b"\n")
+        reaper.stdin.flush()
+        return reaper
     except OSError:
         return None  # without it a kill -9 leaves Ray's agents for a minute, as Ray would
 

@@ -1,8 +1,8 @@
-"""Run beside a sweep's driver (`sweeps.node_guard`) with `python -I -S reaper.py MESSAGE
-PID:START_TICKS...`: waits until the driver closes this process's standard input. If it wrote
-`done` first, Ray was stopped and there is nothing to do; if not, the driver was killed, so
-kill the listed Ray processes still alive (a pid counts only with its start time, as pids are
-reused) and print MESSAGE on standard error.
+"""Run beside a sweep's driver (`sweeps.node_guard`) with `python -I -S reaper.py
+PID:START_TICKS...`, a message line on its standard input: waits until the driver closes that.
+If `done` followed the message, Ray was stopped and there is nothing to do; if not, the driver
+ended abruptly, so kill the listed Ray processes still alive (a pid counts only with its start
+time, as pids are reused) and print the message on standard error.
 
 Standard library only, and no `sweeps` import: it starts in milliseconds and cannot fail on
 the driver's dependencies."""
@@ -26,16 +26,16 @@ def main() -> None:
     # stops Ray itself; this process must outlive it to see how it ended.
     for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop, signal.SIG_IGN)
-    message, targets = sys.argv[1], sys.argv[2:]
-    if sys.stdin.buffer.read() == b"done":
+    message, _, rest = sys.stdin.buffer.read().partition(b"\n")
+    if rest == b"done" or not message:
         return
-    for target in targets:
+    for target in sys.argv[1:]:
         pid, ticks = target.split(":")
         if _start_ticks(int(pid)) == ticks:
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGKILL)
     with contextlib.suppress(OSError):  # nobody reads the driver's errors any more
-        print(message, file=sys.stderr, flush=True)
+        print(message.decode(errors="replace"), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -211,10 +211,11 @@ def _run(spec: SweepSpec, data) -> int:
         # same error again, as a traceback, for each result Tune no longer waited for.
         os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     start = time.time()
-    started = pressed_while_stopping = False
+    started = pressed_while_running = pressed_while_stopping = False
     with _deferred_interrupt():
         from sweeps import tune_progress, tune_runner
         from sweeps.progress import ProgressView
+    tune_progress.pressed = False
     tune_ended = [False]  # whether Tune ended every trial of the last experiment it ran
     try:
         with _deferred_interrupt() as pressed:
@@ -241,7 +242,7 @@ def _run(spec: SweepSpec, data) -> int:
         else:
             run_look(spec.trial_configs())
     except KeyboardInterrupt:
-        pass  # counted below: the trials that did not end say it was interrupted
+        pressed_while_running = True  # the trials that did not end say it too
     finally:
         # Stopping Ray must finish, or its processes outlive the command: a press meanwhile
         # counts once Ray is down (no report is written then).
@@ -272,7 +273,8 @@ def _run(spec: SweepSpec, data) -> int:
         print(f"interrupted; the results are kept. Continue with: {resume_command(spec)}", file=sys.stderr)  # fmt: skip
         return 130
     try:
-        return _finish(spec, time.time() - start, tune_ended[0])
+        pressed = pressed_while_running or tune_progress.pressed
+        return _finish(spec, time.time() - start, tune_ended[0], pressed)
     except storage.StorageError as err:
         print(f"error: reading the results back failed: {err}", file=sys.stderr)
         return 1
@@ -285,17 +287,20 @@ def _run(spec: SweepSpec, data) -> int:
         return 130
 
 
-def _finish(spec: SweepSpec, wall_seconds: float, tune_ended: bool) -> int:
+def _finish(spec: SweepSpec, wall_seconds: float, tune_ended: bool, pressed: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
         # A run in object storage is read through a local copy of its small files.
         run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
-        return _summarize(spec, run_dir, wall_seconds, tune_ended)
+        return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed)
 
 
-def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: bool) -> int:
+def _summarize(
+    spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: bool, pressed: bool
+) -> int:
     """Say what the run shows: the report and its answer in three lines, or without a report
     the placement x lr table. `tune_ended`: Tune ended every trial it ran (so trials without a
-    final result have damaged results, not unfinished work)."""
+    final result have damaged results, not unfinished work); `pressed`: a stop signal came
+    while the trials ran (exit 130 even if it came as the last one ended)."""
     from reports import load_frames
     from reports.html import compute, summary, write_report
 
@@ -352,6 +357,13 @@ def _summarize(spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: 
             else "stopped between two looks; the next one was not planned yet"
         )
         print(f"interrupted: {what}; continue with: {resume_command(spec)}", file=sys.stderr)
+        return 130
+    if pressed:
+        print(
+            f"interrupted as the last trial ended; every trial's results are kept. Continue "
+            f"with: {resume_command(spec)}",
+            file=sys.stderr,
+        )
         return 130
     if errored:
         print(

@@ -159,13 +159,18 @@ class _SaidOurWay(logging.Filter):
 # Whether Tune said, in the experiment that ran last, that it was interrupted (a stop signal,
 # or the storage guard): its result grid cannot tell, it marks stopped trials as ended.
 interrupted = False
+# Whether Tune's own Ctrl+C handler took a press since the command reset it: one that comes
+# after Tune's loop ended (its last progress line is out) changes nothing in Tune's results.
+pressed = False
 
 
 class _NotesInterruption(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        global interrupted
+        global interrupted, pressed
         if str(record.msg).startswith("Experiment has been interrupted"):
             interrupted = True
+        if str(record.msg).startswith("Stop signal received"):
+            pressed = True
         return True
 
 

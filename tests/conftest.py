@@ -1,10 +1,13 @@
-"""Shared fixtures: the real dataset (Debian package or BNLAB_DATA_DIR), loaded once, and a
-real S3-compatible server on 127.0.0.1."""
+"""Shared fixtures: the real dataset (Debian package or BNLAB_DATA_DIR), loaded once, a real
+S3-compatible server on 127.0.0.1, one Ray cluster per test process and a small finished run."""
+
+import shutil
 
 import pytest
 
 from bnlab import load_fashion_mnist
 from tests.storage import CREDENTIALS, start_s3_server
+from tests.sweeps.conftest import run_sweep
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +44,26 @@ def shared_ray():
         yield cluster.address
     finally:
         cluster.stop()
+
+
+# One small real sweep, made once per test process by the sweep CLI: the report tests read
+# it, and the sweep tests that need a finished run.
+@pytest.fixture(scope="session")
+def stored_run(tmp_path_factory, shared_ray):
+    out = tmp_path_factory.mktemp("runs")
+    done = run_sweep(
+        "--placements", "none,after_activation", "--lrs", "0.05,0.2", "--seeds", "0-2",
+        "--epochs", "2", "--subset", "500,100", "--output-dir", str(out), "--name", "fixture",
+        "--no-report", env={"RAY_ADDRESS": shared_ray},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / "fixture"
+
+
+@pytest.fixture
+def run_copy(stored_run, tmp_path):
+    """A writable copy of the stored run, for tests that damage it."""
+    return shutil.copytree(stored_run, tmp_path / "run")
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ code that says what happened, nothing recorded lost, and no process left behind.
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ import psutil
 import pytest
 
 from reports import load_frames
+from sweeps import bn_placement, tune_progress
+from sweeps.spec import parse_spec
 from tests.sweeps.conftest import (
     ROOT,
     TINY,
@@ -259,6 +262,24 @@ def test_a_stop_signal_at_an_awkward_moment_says_how_to_continue(tmp_path, stop)
     # At the end the press lands while Ray stops or the report is written (seconds, both).
     assert driver.returncode == 130, err[-3000:]
     assert "--resume --name s" in err and err.count("\n") <= 2
+
+
+def test_tune_s_own_stop_message_counts_as_a_press():
+    """Tune's Ctrl+C handler stays installed until its run returns; a press it takes after its
+    loop ended changes nothing in its results, so its message is what tells the command."""
+    tune_progress.pressed = False
+    message = "Stop signal received (e.g. via SIGINT/Ctrl+C), ending Ray Tune run."
+    record = logging.LogRecord("ray.tune.tune", logging.WARNING, "", 0, message, None, None)
+    assert tune_progress._NotesInterruption().filter(record) and tune_progress.pressed
+
+
+def test_a_press_as_the_last_trial_ended_exits_130_with_the_results_kept(run_copy, capsys):
+    spec = parse_spec(["--resume", "--name", run_copy.name, "--output-dir", str(run_copy.parent), "--no-report", "--quiet"])  # fmt: skip
+    assert bn_placement._summarize(spec, run_copy, 1.0, True, pressed=True) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted as the last trial ended; every trial's results are kept")
+    assert f"--resume --name {run_copy.name}" in err
+    assert bn_placement._summarize(spec, run_copy, 1.0, True, pressed=False) == 0
 
 
 @pytest.mark.slow  # embedded: a long-lived cluster keeps a staged copy of result.json

@@ -5,7 +5,7 @@
   able to start a trial. The driver stops at once instead: Ray's other processes are killed
   and one line says what ended and how to continue; exit 2 (the environment failed). A stop
   signal that ended them, sent to the whole process group (`timeout`, a batch scheduler),
-  stops the sweep as the same signal to the driver does: interrupted, exit 130.
+  stops the sweep as Ctrl+C does: interrupted, exit 130.
 - The driver killed (`kill -9`), or ended by Ray's core worker itself (it exits at once when
   its raylet stops on SIGTERM): nothing of it runs any more, so a small reaper process
   started beside it (`sweeps/reaper.py`, no imports beyond the standard library) stops the Ray
@@ -32,6 +32,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KNOWN_EVERY = 5  # polls between two looks for new Ray processes (workers)
 NODE_PROCESSES = ("gcs_server", "raylet")
 REAPER = Path(__file__).with_name("reaper.py")
+REAPER_EXIT_S = 10
 DONE = b"done"  # what the reaper reads after its message when Ray was stopped
 
 
@@ -67,8 +68,9 @@ class NodeGuard:
         name, signum, how = _name(process), *_how(process)
         if signum in STOP_SIGNALS:
             # A stop signal sent to the whole process group (`timeout`, a batch scheduler)
-            # reaches Ray's processes too: the sweep stops as the driver's own would stop it.
-            os.kill(os.getpid(), signal.SIGTERM)
+            # reaches Ray's processes too: the sweep stops as for Ctrl+C (SIGINT: in a
+            # notebook SIGTERM would end the kernel).
+            os.kill(os.getpid(), signal.SIGINT)
             return
         startup.abort(
             2,
@@ -90,9 +92,10 @@ class NodeGuard:
         try:
             self._reaper.stdin.write(DONE)
             self._reaper.stdin.close()
-        except OSError:
+            self._reaper.wait(timeout=REAPER_EXIT_S)
+        except (OSError, subprocess.TimeoutExpired):
             self._reaper.kill()
-        self._reaper.wait()
+            self._reaper.wait()
 
 
 def _leave_out_the_raylet_log():

@@ -35,7 +35,8 @@ def abort(code: int, message: str, also=()) -> None:
     `code`: for a thread that finds the main thread stuck inside Ray."""
     with contextlib.suppress(OSError, ValueError):
         if sys.stdout.isatty():  # a live progress view may have hidden the cursor
-            print("\x1b[?25h", flush=True)
+            sys.stdout.write("\x1b[?25h")
+            sys.stdout.flush()
     with contextlib.suppress(OSError):
         print(message, file=sys.stderr, flush=True)
     kill_children(also)

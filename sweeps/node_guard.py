@@ -159,6 +159,7 @@ def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
             [sys.executable, "-I", "-S", str(REAPER), *targets],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl+C and group signals are for the driver
         )
         # On its standard input, not its command line: `pgrep -f sweeps.bn_placement` finds
         # the driver alone.

@@ -22,8 +22,9 @@ def _start_ticks(pid: int) -> str | None:
 
 
 def main() -> None:
-    # Ctrl+C, a closed terminal or a kill of the whole group reach the driver too, which
-    # stops Ray itself; this process must outlive it to see how it ended.
+    # It runs in a session of its own, so Ctrl+C and a group's stop signal reach only the
+    # driver, which stops Ray itself; a stray one must not end it before it sees how the
+    # driver ended either.
     for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop, signal.SIG_IGN)
     message, _, rest = sys.stdin.buffer.read().partition(b"\n")

@@ -26,6 +26,7 @@ import psutil
 from ray._private import worker as ray_worker
 
 from sweeps import startup
+from sweeps.reaper import start_ticks
 
 POLL_S = 0.2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -143,12 +144,8 @@ def _how(process: psutil.Process) -> tuple[int | None, str]:
 
 def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
     """The reaper, told the Ray processes to stop if this process dies without releasing it."""
-    targets = []
-    for process in ray_processes:
-        try:
-            targets.append(f"{process.pid}:{_start_ticks(process.pid)}")
-        except OSError:
-            continue  # it ended meanwhile
+    started = {process.pid: start_ticks(process.pid) for process in ray_processes}
+    targets = [f"{pid}:{ticks}" for pid, ticks in started.items() if ticks]  # not ended meanwhile
     message = (
         "error: the sweep's process ended abruptly (killed, or ended by Ray when its raylet "
         "stopped); the Ray processes it left were stopped and the finished trials are kept. "
@@ -168,10 +165,3 @@ def _start_reaper(ray_processes: list[psutil.Process], continue_with: str):
         return reaper
     except OSError:
         return None  # without it a kill -9 leaves Ray's agents for a minute, as Ray would
-
-
-def _start_ticks(pid: int) -> str:
-    """A process's start time in clock ticks since boot: with the pid, it names the process
-    even once the pid is reused."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[19]

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 
-def _start_ticks(pid: int) -> str | None:
+def start_ticks(pid: int) -> str | None:
+    """A process's start time in clock ticks since boot (None if it is gone): with the pid, it
+    names the process even once the pid is reused."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
@@ -32,7 +34,7 @@ def main() -> None:
         return
     for target in sys.argv[1:]:
         pid, ticks = target.split(":")
-        if _start_ticks(int(pid)) == ticks:
+        if start_ticks(int(pid)) == ticks:
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGKILL)
     with contextlib.suppress(OSError):  # nobody reads the driver's errors any more

@@ -1,13 +1,48 @@
 """Shared fixtures: the real dataset (Debian package or BNLAB_DATA_DIR), loaded once, a real
-S3-compatible server on 127.0.0.1, one Ray cluster per test process and a small finished run."""
+S3-compatible server on 127.0.0.1, one Ray cluster per test process and a small finished run.
 
+The suite runs in a HOME of its own (`pytest_configure`), so nothing a developer's machine has
+gathered (`~/.ray`, `~/.keras`, `~/.cache`, Jupyter's kernels) can hide a step a fresh machine
+needs, and no test reads or writes the user's own files.
+"""
+
+import os
+import secrets
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from bnlab import load_fashion_mnist
 from tests.storage import CREDENTIALS, start_s3_server
 from tests.sweeps.conftest import run_sweep
+
+# Set by the first pytest process (pytest-xdist's workers inherit it): the suite's own HOME.
+TEST_HOME = "BNLAB_TEST_HOME"
+
+
+def pytest_configure(config):
+    """Give the suite an empty HOME with a Ray token in it, once for all test processes.
+
+    Ray's embedded start writes its token to ~/.ray/auth_token when there is none; made here
+    first, two test processes starting Ray at once cannot each write a different one.
+    """
+    if os.environ.get(TEST_HOME):
+        return
+    home = Path(tempfile.mkdtemp(prefix="bnlab-test-home-"))
+    (home / ".ray").mkdir()
+    token = home / ".ray" / "auth_token"
+    token.write_text(secrets.token_hex(16))
+    token.chmod(0o600)
+    os.environ.update({TEST_HOME: str(home), "HOME": str(home)})
+    config._bnlab_test_home = home
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_bnlab_test_home", None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -32,16 +67,20 @@ def s3_server():
 
 @pytest.fixture(scope="session")
 def shared_ray():
-    """The address of one Ray cluster (`ray start`) per test process, for sweeps whose subject
-    is not Ray's own start or stop: each joins it instead of starting and stopping an embedded
-    Ray (about 3 s of CPU and 4 s of wall each on 2 cores). One CPU: a sweep then runs one trial
-    worker, which imports TensorFlow once (about 3 CPU-s), while the other test process keeps
-    the second core busy."""
+    """What a sweep needs to join one Ray cluster (`ray start`, docs/cluster.md) per test
+    process: RAY_ADDRESS and the cluster's token. For sweeps whose subject is not Ray's own
+    start or stop: each joins it instead of starting and stopping an embedded Ray (about 3 s of
+    CPU and 4 s of wall each on 2 cores). One CPU: a sweep then runs one trial worker, which
+    imports TensorFlow once (about 3 CPU-s), while the other test process keeps the second core
+    busy."""
     from tests.ray_cluster import Cluster
 
-    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
     try:
-        yield cluster.address
+        cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
+    except RuntimeError as err:  # said once, plainly, by every test that needs the cluster
+        pytest.fail(f"the shared test cluster did not start, so no sweep test can run: {err}", pytrace=False)  # fmt: skip
+    try:
+        yield {"RAY_ADDRESS": cluster.address, **cluster.driver_env}
     finally:
         cluster.stop()
 
@@ -54,7 +93,7 @@ def stored_run(tmp_path_factory, shared_ray):
     done = run_sweep(
         "--placements", "none,after_activation", "--lrs", "0.05,0.2", "--seeds", "0-2",
         "--epochs", "2", "--subset", "500,100", "--output-dir", str(out), "--name", "fixture",
-        "--no-report", env={"RAY_ADDRESS": shared_ray},
+        "--no-report", env=shared_ray,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return out / "fixture"
@@ -68,13 +107,15 @@ def run_copy(stored_run, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _join_shared_ray(request):
-    """Tests marked `shared_ray` run their sweeps on `shared_ray` (through RAY_ADDRESS, as on a
-    cluster node); the others start the embedded Ray the default command starts."""
+    """Tests marked `shared_ray` run their sweeps on `shared_ray` (through RAY_ADDRESS and the
+    cluster's token, as on a cluster node); the others start the embedded Ray the default
+    command starts."""
     if request.node.get_closest_marker("shared_ray") is None:
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_ADDRESS", request.getfixturevalue("shared_ray"))
+        for key, value in request.getfixturevalue("shared_ray").items():
+            patch.setenv(key, value)
         yield
 
 

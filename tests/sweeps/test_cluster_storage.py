@@ -25,17 +25,17 @@ def split_cluster(tmp_path, s3_server):
 
     try:
         cluster.join("--num-cpus=1", wrap=own_mount)
-        yield cluster.address, runs
+        yield cluster, runs
     finally:
         cluster.stop()
 
 
 @pytest.mark.cluster
 def test_preflight_refuses_a_folder_one_node_cannot_see(split_cluster):
-    address, runs = split_cluster
+    cluster, runs = split_cluster
     done = run_sweep(
-        "--address", address, "--placements", "none", "--lrs", "0.05", "--seeds", "0-1", *TINY,
-        "--output-dir", str(runs), "--name", "local", env={"RAY_AUTH_MODE": "token"}, timeout=300,
+        "--address", cluster.address, "--placements", "none", "--lrs", "0.05", "--seeds", "0-1", *TINY,
+        "--output-dir", str(runs), "--name", "local", env=cluster.driver_env, timeout=300,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
@@ -46,12 +46,12 @@ def test_preflight_refuses_a_folder_one_node_cannot_see(split_cluster):
 
 @pytest.mark.cluster
 def test_the_same_cluster_runs_the_sweep_on_both_nodes_with_s3(split_cluster, s3_server, tmp_path):
-    address, _ = split_cluster
+    cluster, _ = split_cluster
     s3_server.filesystem().create_dir("cluster")
     done = run_sweep(
-        "--address", address, "--placements", "none,after_activation", "--lrs", "0.05",
+        "--address", cluster.address, "--placements", "none,after_activation", "--lrs", "0.05",
         "--seeds", "0-1", *TINY, "--output-dir", s3_server.uri("cluster/runs"), "--name", "both",
-        "--report-dir", str(tmp_path / "report"), env={"RAY_AUTH_MODE": "token"}, timeout=400,
+        "--report-dir", str(tmp_path / "report"), env=cluster.driver_env, timeout=400,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     _, trials = load_frames(fetch_run(s3_server.uri("cluster/runs/both"), tmp_path / "copy"))

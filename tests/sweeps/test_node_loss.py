@@ -21,7 +21,7 @@ def cluster_with_a_second_node():
         (head,) = cluster.raylets()
         cluster.join("--num-cpus=1")
         (second,) = [p for p in cluster.raylets() if p.pid != head.pid]
-        yield cluster.address, second
+        yield cluster, second
     finally:
         cluster.stop()
 
@@ -42,16 +42,16 @@ def _trial_on(raylet, run):
 def test_a_lost_node_s_trial_finishes_on_the_head_with_every_epoch_once(
     cluster_with_a_second_node, tmp_path
 ):
-    address, raylet = cluster_with_a_second_node
+    cluster, raylet = cluster_with_a_second_node
     out = tmp_path / "runs"
     driver = subprocess.Popen(
         sweep_command(
-            "--address", address, "--placements", "none", "--lrs", "0.05", "--seeds", "0-1",
+            "--address", cluster.address, "--placements", "none", "--lrs", "0.05", "--seeds", "0-1",
             "--epochs", "6", "--subset", "55000,500", "--output-dir", str(out), "--name", "lost",
             "--no-report", "--checkpoint-seconds", "0",
         ),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "RAY_AUTH_MODE": "token"},
+        env={**os.environ, **cluster.driver_env},
     )  # fmt: skip
     try:
         trial_dir, first = wait_for(

@@ -21,20 +21,22 @@ def job_server():
                        f"--dashboard-port={dashboard}",
                        f"--dashboard-agent-listen-port={free_port()}"])  # fmt: skip
     try:
-        yield f"http://127.0.0.1:{dashboard}"
+        yield f"http://127.0.0.1:{dashboard}", cluster.driver_env
     finally:
         cluster.stop()
 
 
-def _submit(server, *flags):
+def _submit(job_server, *flags):
     """Submit; again while the head's job agent is not up yet (Ray: "please try again later")."""
+
+    server, driver_env = job_server
 
     def attempt():
         done = subprocess.run(
             ["ray", "job", "submit", "--address", server, "--working-dir", ".", "--",
              "python", "-m", "sweeps.bn_placement", "--address", "auto", *flags],
             cwd=ROOT, capture_output=True, text=True, timeout=600,
-            env={**os.environ, "RAY_AUTH_MODE": "token"},
+            env={**os.environ, **driver_env},
         )  # fmt: skip
         return None if "No available agent to submit job" in done.stderr else done
 

@@ -26,9 +26,7 @@ FLAGS = [
 def straight(tmp_path_factory, shared_ray):
     """An uninterrupted settling run."""
     out = tmp_path_factory.mktemp("settle")
-    done = run_sweep(
-        *FLAGS, "--output-dir", str(out), "--name", "s", env={"RAY_ADDRESS": shared_ray}
-    )
+    done = run_sweep(*FLAGS, "--output-dir", str(out), "--name", "s", env=shared_ray)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "look 1: seeds 3-4 for " in done.stdout
     return out / "s"

@@ -57,7 +57,7 @@ def two_node_cluster(tmp_path):
     cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
     try:
         cluster.join("--num-cpus=1")
-        yield cluster.address
+        yield cluster
     finally:
         cluster.stop()
 
@@ -66,9 +66,9 @@ def two_node_cluster(tmp_path):
 def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_node_cluster, tmp_path):
     out = tmp_path / "runs"
     done = run_sweep(
-        "--address", two_node_cluster, "--placements", "none,after_activation",
+        "--address", two_node_cluster.address, "--placements", "none,after_activation",
         "--lrs", "0.05", "--seeds", "0-1", *TINY, "--output-dir", str(out), "--name", "c",
-        "--no-report", env={"RAY_AUTH_MODE": "token"},
+        "--no-report", env=two_node_cluster.driver_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     _, trials = load_frames(out / "c")
@@ -80,8 +80,8 @@ def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_node_cluster, tmp_path)
 def test_more_cpus_than_any_node_is_refused_before_running(two_node_cluster, tmp_path):
     out = tmp_path / "runs"
     done = run_sweep(
-        "--address", two_node_cluster, "--cpus-per-trial", "2", *TINY, "--output-dir", str(out),
-        env={"RAY_AUTH_MODE": "token"},
+        "--address", two_node_cluster.address, "--cpus-per-trial", "2", *TINY, "--output-dir", str(out),
+        env=two_node_cluster.driver_env,
     )  # fmt: skip
     assert done.returncode == 2
     assert "--cpus-per-trial: 2 is more than the 1 CPUs of the largest node" in done.stderr
@@ -109,3 +109,22 @@ def test_fractional_logical_gpu_is_shared_by_two_trials(tmp_path):
     (a_start, a_end), (b_start, b_end) = spans
     assert a_start <= b_end and b_start <= a_end
     assert "1.0/1 GPUs" in done.stdout or "1/1 GPUs" in done.stdout
+
+
+@pytest.mark.cluster
+def test_the_documented_head_joined_with_address_auto(tmp_path):
+    """docs/cluster.md's head commands, in a shell whose HOME is empty, start a head that a
+    sweep on that machine joins with `--address auto`, its token found in that HOME."""
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
+    try:
+        out = tmp_path / "runs"
+        done = run_sweep(
+            "--address", "auto", "--placements", "none", "--lrs", "0.05", "--seeds", "0",
+            *TINY, "--output-dir", str(out), "--name", "auto", "--no-report",
+            env={"HOME": str(cluster.home), "RAY_TMPDIR": cluster.temp_dir, "RAY_AUTH_MODE": "token"},
+        )  # fmt: skip
+    finally:
+        cluster.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, trials = load_frames(out / "auto")
+    assert len(trials) == 1 and (trials["status"] == "completed").all()

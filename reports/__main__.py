@@ -1,7 +1,9 @@
 """`python -m reports RUN`: (re)generate a run's report, also for an unfinished run.
 
-RUN is a run folder, or a storage URI that pyarrow resolves (`s3://bucket/runs/NAME`); a run at
-a URI is read without Ray or TensorFlow and its report written to a local folder.
+RUN is a run folder, a storage URI that pyarrow resolves (`s3://bucket/runs/NAME`), or a report
+folder (the frames an earlier report exported, such as docs/default-study), which is then
+written again from those frames. A run at a URI is read without Ray or TensorFlow and its report
+written to a local folder.
 """
 
 from __future__ import annotations
@@ -12,64 +14,89 @@ import sys
 import tempfile
 from pathlib import Path
 
-from reports.atomic import report_dir_problem
-from reports.console import say
-from reports.html import compute, summary, write_report
+from reports import report_folder
+from reports.console import error, guard_streams, say, stdout_lost
+from reports.frames import is_report_folder
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse would print its usage block; one line says it, --help shows the rest.
-        print(f"error: {message} (see --help)", file=sys.stderr)
+        error(f"error: {message} (see --help)")
         sys.exit(2)
 
 
 def _problem(run_dir: Path, raw: str) -> str | None:
-    """Why the local run folder `run_dir` cannot be read, or None."""
+    """Why the local folder `run_dir` cannot be reported, or None."""
     if not run_dir.is_dir():
         return f"RUN: {raw!r} is not a directory."
+    if is_report_folder(run_dir):
+        return None
     if not (run_dir / "sweep_spec.json").exists() and not any(run_dir.glob("*/params.json")):
-        return f"RUN: {raw!r} holds no sweep (no sweep_spec.json, no trials)."
+        return (
+            f"RUN: {raw!r} holds no sweep (no sweep_spec.json, no trials) and no report's "
+            "frames (history.parquet, trials.parquet)."
+        )
     return None
 
 
+def _default_report_dir(run: str) -> Path:
+    if is_uri(run):
+        return Path(f"{run_name(run)}-report")
+    if is_report_folder(run):
+        return Path(run)  # written again in place, if it is a report this tool wrote
+    return Path(run) / "report"
+
+
 def main(argv: list[str] | None = None) -> int:
+    guard_streams()
     parser = _Parser(prog="python -m reports", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "run", help="a run folder or storage URI written by python -m sweeps.bn_placement"
+        "run",
+        help="a run folder or storage URI written by python -m sweeps.bn_placement, or a "
+        "report folder to write again from its frames",
     )
     parser.add_argument(
         "--report-dir",
-        help="where to write the report (default: RUN/report; for a URI: ./NAME-report)",
+        help="where to write the report (default: RUN/report; for a URI: ./NAME-report; for a "
+        "report folder: the folder itself)",
     )
     args = parser.parse_args(argv)
     remote = is_uri(args.run)
-    default = Path(f"{run_name(args.run)}-report") if remote else Path(args.run) / "report"
-    report_dir = Path(args.report_dir) if args.report_dir else default
     try:
         problem = None if remote else _problem(Path(args.run), args.run)
-        problem = problem or report_dir_problem(report_dir)
+        report_dir = Path(args.report_dir) if args.report_dir else _default_report_dir(args.run)
+        if not problem and not remote:
+            # A report folder may be written again in place; a run never is.
+            protected = () if is_report_folder(args.run) else (Path(args.run),)
+            problem = report_folder.problem(report_dir, protected)
+        elif not problem:
+            problem = report_folder.problem(report_dir)
     except OSError as err:  # a path the system refuses (too long, a loop)
         problem = f"{err.filename!r}: {err.strerror}."
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        error(f"error: {problem}")
         return 2
+    from reports.html import compute, summary, write_report
+
     try:
         with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
             frames = compute(run_dir)
             page = write_report(run_dir, report_dir=report_dir, frames=frames)
     except StorageError as err:
-        print(f"error: RUN: {err}", file=sys.stderr)
+        error(f"error: RUN: {err}")
+        return 2
+    except (report_folder.ReportFolderError, FileExistsError) as err:
+        error(f"error: {err}")
         return 2
     except KeyboardInterrupt:
-        print(
-            "interrupted; the previous report is as it was (a new one replaces it only whole).",
-            file=sys.stderr,
-        )
+        error("interrupted; the previous report is as it was (a new one replaces it only whole).")
         return 130
     say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
+    if stdout_lost():
+        error(f"warning: {stdout_lost()}; the report is written: {page.resolve()}")
     return 0
 
 

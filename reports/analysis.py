@@ -7,7 +7,7 @@ import pandas as pd
 from reports.contexts import CONTEXT_KEYS
 from reports.factors import factor_interactions, level_comparisons
 from reports.selection import best_lr, best_lr_comparisons, stable_lr
-from reports.sequential import MARGIN, Design
+from reports.sequential import MARGIN, Design, decision_frame
 from reports.settling import BEST_LR, differences, fixed_design, verdicts_at_fixed_seeds
 from reports.stats import ALPHA, interaction, pairwise_comparisons, scored, summarize
 
@@ -85,15 +85,13 @@ def _verdicts(trials: pd.DataFrame, looks: dict | None, margin: float):
     design = Design.from_dict(looks["design"])
     decided = [look for look in looks["looks"] if look.get("decisions") is not None]
     comparisons, _ = differences(trials)
-    latest = (
-        pd.DataFrame(decided[-1]["decisions"]) if decided else pd.DataFrame(columns=["comparison"])
-    )
+    latest = decision_frame(decided[-1]["decisions"] if decided else [])
     verdicts = comparisons.merge(latest, on="comparison")
     rows = []
     for look in looks["looks"]:
         counts = pd.Series(dtype=int)
         if look.get("decisions") is not None:
-            made = pd.DataFrame(look["decisions"])
+            made = decision_frame(look["decisions"])
             counts = made.loc[made["decided_at_look"] == look["look"], "verdict"].value_counts()
             counts["undecided"] = int((made["verdict"] == "undecided").sum())
         rows.append(

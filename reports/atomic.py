@@ -1,4 +1,9 @@
-"""Write files whole or not at all: to a temporary name in the same folder, then rename."""
+"""Write files whole or not at all: to a temporary name in the same folder, then rename.
+
+What is written gets the permissions the process's umask allows, as a plain `open` would give
+(the temporary names are private while they are written): a group or a web server that may
+read the run folder may read its reports too.
+"""
 
 from __future__ import annotations
 
@@ -24,27 +29,53 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where the system says it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then put it back
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_folder(target: str | os.PathLike, replaceable=lambda folder: True) -> Iterator[Path]:
     """Yield an empty folder beside `target`; on success it takes `target`'s place whole.
 
     The old folder is renamed away and the new one renamed in, with stop signals held for
     those two renames, so a reader (or an interrupted writer) sees the old folder or the new
     one, never a mix. If the block raises, `target` is left as it was.
+
+    Args:
+        target: The folder to write.
+        replaceable: Asked again just before an existing `target` is replaced (it may have
+            changed since the caller checked it); it raises, or returns False to keep it.
+
+    Raises:
+        FileExistsError: If `replaceable` refused the existing `target`; it is left as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new-"))
     try:
         yield new
+        os.chmod(new, 0o777 & ~umask())
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         with _signals_held():
             if target.exists():
+                if not replaceable(target):
+                    raise FileExistsError(f"{str(target)!r} changed while the report was written; it was left as it was.")  # fmt: skip
                 os.replace(target, old)
             os.replace(new, target)
         shutil.rmtree(old, ignore_errors=True)
@@ -75,17 +106,3 @@ def write_text(target: str | os.PathLike, text: str) -> None:
     """Replace `target` with `text` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def report_dir_problem(report: Path) -> str | None:
-    """Why a report cannot be written into the folder `report` (--report-dir), or None."""
-    if report.exists() and not report.is_dir():
-        return f"--report-dir: {str(report)!r} is a file; move it away or choose another folder."
-    existing = report
-    while not existing.exists():
-        if os.path.lexists(existing):  # there, but it leads nowhere
-            return f"--report-dir: {str(existing)!r} is a broken symlink or a symlink loop."
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return f"--report-dir: {str(existing)!r} is not writable (read-only filesystem or no permission)."
-    return None

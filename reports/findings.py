@@ -241,9 +241,12 @@ def stable_learning_rates(stable: pd.DataFrame) -> str | None:
     parts = []
     for _, row in stable.iterrows():
         if not math.isfinite(row["largest_stable_lr"]):
-            what = f"none of {row['lrs_tested']}"
-        else:
-            what = f"{row['largest_stable_lr']:g}"
+            parts.append(
+                f"{row['placement']}: no learning rate tested was stable (the smallest, "
+                f"{row['unstable_from']:g}: {_outcome_words(row['unstable_outcome'])})"
+            )
+            continue
+        what = f"{row['largest_stable_lr']:g}"
         if math.isfinite(row["unstable_from"]):
             what += f" (at {row['unstable_from']:g}: {_outcome_words(row['unstable_outcome'])})"
         else:
@@ -426,7 +429,7 @@ def _stability_line(stable: pd.DataFrame) -> str:
     parts = []
     for _, row in stable.iterrows():
         if not math.isfinite(row["largest_stable_lr"]):
-            parts.append(f"{row['placement']} none of those tested")
+            parts.append(f"{row['placement']} (no learning rate tested was stable)")
         elif math.isfinite(row["unstable_from"]):
             parts.append(f"{row['placement']} {row['largest_stable_lr']:g}")
         else:

@@ -178,6 +178,23 @@ def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return history, trials
 
 
+# A report's exported frames: `read_run` reads them where a report folder stands for its run.
+REPORT_FRAMES = ("history.parquet", "trials.parquet")
+
+
+def is_report_folder(folder: str | Path) -> bool:
+    """Whether `folder` holds a report's exported frames rather than a run's trial folders."""
+    return all((Path(folder) / name).is_file() for name in REPORT_FRAMES)
+
+
+def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`history` and `trials` of a run folder (`load_frames`), or of a report folder (the frames
+    it exported, such as docs/default-study)."""
+    if is_report_folder(folder):
+        return tuple(pd.read_parquet(Path(folder) / name) for name in REPORT_FRAMES)
+    return load_frames(folder)
+
+
 def _damaged(folder: Path, label: str, problem: str) -> dict:
     return {
         "trial_id": folder.name,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
+import shutil
+import warnings
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -17,11 +20,11 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from reports import findings, plots, tables
+from reports import findings, plots, report_folder, tables
 from reports.analysis import THRESHOLD, analyze
-from reports.atomic import atomic_folder, atomic_path, write_text
+from reports.atomic import atomic_folder, atomic_path, umask, write_text
 from reports.contexts import CONTEXT_KEYS
-from reports.frames import export_frames, load_frames
+from reports.frames import export_frames, read_run
 from reports.selection import STABLE_MIN_ACCURACY
 from reports.sequential import MARGIN
 from reports.settling import read_looks
@@ -146,9 +149,13 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
         return []
     figures = []
     for key, make in figure_makers(frames).items():
-        figure = make()
-        with atomic_path(folder / f"{key}.png") as tmp:
-            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        # Matplotlib's layout and font notes (a label too long, a glyph no font has) are about
+        # the picture, not for the terminal: the figure is drawn as well as it can be.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            figure = make()
+            with atomic_path(folder / f"{key}.png") as tmp:
+                figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         plots.plt.close(figure)
         title, alt = FIGURES[key]
         figures.append({"file": f"{key}.png", "title": title, "alt": alt})
@@ -157,8 +164,8 @@ def _draw(folder: Path, frames: dict) -> list[dict]:
 
 def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Every frame the report shows, computed from the stored run (its trials, the margin its
-    spec names and, for a settling run, its stored looks)."""
-    return analyze(*load_frames(run_dir), looks=read_looks(run_dir), margin=margin_of(run_dir))
+    spec names and, for a settling run, its stored looks), or from a report folder's exports."""
+    return analyze(*read_run(run_dir), looks=read_looks(run_dir), margin=margin_of(run_dir))
 
 
 def margin_of(run_dir: str | Path) -> float:
@@ -172,27 +179,56 @@ def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
     return findings.summary(frames)
 
 
+# Copied from the run into its report, so that a report folder alone can be reported again.
+RUN_RECORDS = ("sweep_spec.json", "settle.json")
+
+
 def write_report(
     run_dir: str | Path,
     sweep_wall_seconds: float | None = None,
     report_dir: str | Path | None = None,
     frames: dict[str, pd.DataFrame] | None = None,
+    protected: tuple = (),
+    flag: str = "--report-dir",
 ) -> Path:
     """Write the report (frames, figures, index.html) and return the page's path.
 
     Works on a finished, partial, damaged or empty run; what is not there is said on the page.
+    The report folder is replaced whole: it may be new, empty or an earlier report, never a
+    folder of the user's or one that holds the run (`reports.report_folder`).
 
     Args:
-        run_dir: A local run folder (for a run at a URI, see `reports.storage.fetch_run`).
+        run_dir: A local run folder (for a run at a URI, see `reports.storage.fetch_run`), or a
+            report folder whose exported frames stand for the run.
         sweep_wall_seconds: The sweep's wall time, if known; else estimated from the files.
         report_dir: Where to write; `<run_dir>/report` by default.
         frames: What `compute(run_dir)` returned, if the caller has it already.
+        protected: More local folders the report must not replace (the output folder).
+        flag: How the report folder was named, for the error's message.
+
+    Raises:
+        reports.report_folder.ReportFolderError: If the report folder is not one the report
+            may replace; nothing was written.
     """
     run_dir = Path(run_dir)
     target = Path(report_dir) if report_dir is not None else run_dir / "report"
+    if not report_folder.is_report(run_dir):  # a report folder may be written again in place
+        protected = (run_dir, *protected)
+    report_folder.check(target, protected, flag)
     frames = compute(run_dir) if frames is None else frames
-    with atomic_folder(target) as folder:  # the old report stays whole until the new one is
+
+    def replaceable(folder: Path) -> bool:
+        report_folder.check(folder, protected, flag)
+        return True
+
+    # The old report stays whole until the new one is.
+    with atomic_folder(target, replaceable) as folder:
         _write(run_dir, folder, frames, sweep_wall_seconds)
+        for name in RUN_RECORDS:
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, folder / name)
+                os.chmod(folder / name, 0o666 & ~umask())
+        report_folder.write_marker(folder, os.listdir(folder))
     return target / "index.html"
 
 

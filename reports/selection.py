@@ -9,6 +9,7 @@ import pandas as pd
 
 from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
 from reports.stats import (
+    ACCURACY_BOUNDS,
     adjust_family,
     cell_outcome,
     mean_ci,
@@ -59,7 +60,7 @@ def best_lr(trials: pd.DataFrame) -> pd.DataFrame:
     choices = best_lr_choices(trials)
     rows = []
     for keys, group in choices.groupby([*CONTEXT_KEYS, "placement"], sort=True):
-        mean, _, low, high = mean_ci(group["test_score"])
+        mean, _, low, high = mean_ci(group["test_score"], ACCURACY_BOUNDS)
         rows.append(
             {
                 **dict(zip([*CONTEXT_KEYS, "placement"], keys, strict=True)),

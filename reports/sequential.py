@@ -326,6 +326,12 @@ def decide(
     return frame.sort_values("comparison")[COLUMNS].reset_index(drop=True)
 
 
+def decision_frame(records: list[dict]) -> pd.DataFrame:
+    """A look's stored decisions (JSON records) as `decide` returned them, also when there were
+    none (a run with nothing to compare)."""
+    return pd.DataFrame(records) if records else pd.DataFrame(columns=COLUMNS)
+
+
 def seeds_to_add(decisions: pd.DataFrame, design: Design) -> int:
     """The seeds the next look should reach: the next value of the schedule, or 0 when done."""
     waiting = decisions[decisions["needs_seeds"].astype(bool)]

@@ -46,8 +46,16 @@ def scored(trials: pd.DataFrame) -> pd.DataFrame:
     return ended
 
 
-def mean_ci(values) -> tuple[float, float, float, float]:
-    """Mean, sample std and the two-sided t confidence interval; NaN where n < 2."""
+# What a score can be: an accuracy, and a difference of two. A t interval knows nothing of the
+# bounds (a cell whose seeds diverged on some and trained on others spreads past them), so the
+# intervals are clipped to them: the part cut off holds no possible value.
+ACCURACY_BOUNDS = (0.0, 1.0)
+DIFFERENCE_BOUNDS = (-1.0, 1.0)
+
+
+def mean_ci(values, bounds: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+    """Mean, sample std and the two-sided t confidence interval, clipped to `bounds` if given;
+    NaN where n < 2."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     if len(x) == 0:
@@ -59,6 +67,8 @@ def mean_ci(values) -> tuple[float, float, float, float]:
     if std == 0:
         return mean, 0.0, mean, mean
     low, high = stats.t.interval(CONFIDENCE, len(x) - 1, loc=mean, scale=stats.sem(x))
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
     return mean, std, float(low), float(high)
 
 
@@ -89,7 +99,7 @@ def summarize(trials: pd.DataFrame, history: pd.DataFrame, threshold: float = 0.
     to_reach = epochs_to_reach(history, threshold)
     rows = []
     for keys, group in ended.groupby(GROUP_KEYS, sort=True):
-        final = mean_ci(group["val_score"])
+        final = mean_ci(group["val_score"], ACCURACY_BOUNDS)
         reach = to_reach.reindex(group["trial_id"]).dropna()
         n_diverged = int((group["status"] == "diverged").sum())
         rows.append(
@@ -139,7 +149,7 @@ def paired_test(a, b) -> dict:
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = a - b
-    mean, std, low, high = mean_ci(diff)
+    mean, std, low, high = mean_ci(diff, DIFFERENCE_BOUNDS)
     row = {
         "n_pairs": len(diff),
         "mean_diff": mean,

@@ -12,15 +12,13 @@ and in a console (`repr`: the three-line summary). No Ray and no TensorFlow are 
 from __future__ import annotations
 
 import html
+import os
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 from reports import findings
-from reports.analysis import analyze
-from reports.html import compute, figure_makers, margin_of, write_report
-from reports.settling import read_looks
+from reports.frames import is_report_folder, trial_dirs
+from reports.html import compute, figure_makers, write_report
 from reports.storage import fetch_run, is_uri
 
 FRAMES = (
@@ -64,20 +62,34 @@ class Study:
         return findings.summary(self.frames)
 
     def write_report(self, report_dir: str | Path | None = None) -> Path:
-        """Write the HTML/PNG report (to RUN/report, or `report_dir`); returns the page."""
+        """Write the HTML/PNG report (to RUN/report, or `report_dir`); returns the page.
+
+        Raises:
+            reports.report_folder.ReportFolderError: If `report_dir` is a folder the report may
+                not replace (one of yours, the run, or a folder holding it); nothing is written.
+        """
         folder = report_dir if report_dir is not None else self._default_report_dir()
-        self.report_path = write_report(self.run_dir, report_dir=folder, frames=self.frames)
+        self.report_path = write_report(
+            self.run_dir, report_dir=folder, frames=self.frames, flag="report_dir"
+        )
         return self.report_path
 
     def _default_report_dir(self) -> Path:
         if is_uri(self.location) or self._keep is not None:
             return Path(f"{self.run_dir.name}-report")
+        if is_report_folder(self.run_dir):
+            return self.run_dir  # written again in place, if it is a report this tool wrote
         return self.run_dir / "report"
 
     def _figure(self, name: str):
         from reports.plots import plt
 
-        figure = figure_makers(self.frames)[name]()
+        if self.frames["summary"].empty:
+            raise ValueError(f"Nothing to plot yet: {findings.nothing_finished(self.trials)}")
+        makers = figure_makers(self.frames)
+        if name not in makers:
+            raise ValueError(f"Nothing to plot: the run has no pair of placements to compare ({self.location}).")  # fmt: skip
+        figure = makers[name]()
         plt.close(figure)  # returned, not left to pyplot: Jupyter shows it once, as the result
         return figure
 
@@ -131,24 +143,26 @@ def load(location: str | Path) -> Study:
         FileNotFoundError: If nothing at `location` holds a run or a report.
         reports.storage.StorageError: If a storage URI cannot be read.
     """
-    location = str(location)
+    if not isinstance(location, str | os.PathLike):
+        raise TypeError(
+            f"The 'location' parameter must be a str or a path. Got {type(location).__name__} "
+            f"{location!r:.60} instead."
+        )
+    location = os.fspath(location)
     if is_uri(location):
         keep = tempfile.TemporaryDirectory(prefix="bnlab-study-")
         run_dir = fetch_run(location, keep.name)
         return Study(location, run_dir, compute(run_dir), keep=keep)
     folder = Path(location)
-    if (folder / "trials.parquet").is_file() and (folder / "history.parquet").is_file():
-        return _from_report(folder)
-    if not folder.is_dir():
+    if not location.strip() or not folder.is_dir():
         raise FileNotFoundError(f"{location!r} is not a run folder, a report folder or a URI.")
-    page = folder / "report" / "index.html"
+    if is_report_folder(folder):
+        page = folder / "index.html"
+    elif (folder / "sweep_spec.json").is_file() or trial_dirs(folder):
+        page = folder / "report" / "index.html"
+    else:
+        raise FileNotFoundError(
+            f"{location!r} holds no run (no sweep_spec.json, no trials) and no report's frames "
+            "(history.parquet, trials.parquet)."
+        )
     return Study(location, folder, compute(folder), report_path=page if page.exists() else None)
-
-
-def _from_report(folder: Path) -> Study:
-    """A study from a report's exported frames (its trials' own folders need not be there)."""
-    history = pd.read_parquet(folder / "history.parquet")
-    trials = pd.read_parquet(folder / "trials.parquet")
-    frames = analyze(history, trials, looks=read_looks(folder), margin=margin_of(folder))
-    page = folder / "index.html"
-    return Study(str(folder), folder, frames, report_path=page if page.exists() else None)

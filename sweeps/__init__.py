@@ -15,11 +15,21 @@ from sweeps.spec import SpecError, SweepSpec, parse_spec
 _LAZY = {
     "run": "sweeps.api",
     "SweepError": "sweeps.api",
+    "SweepStopped": "sweeps.api",
     "load": "reports.study",
     "Study": "reports.study",
 }
 
-__all__ = ["SpecError", "Study", "SweepError", "SweepSpec", "load", "parse_spec", "run"]
+__all__ = [
+    "SpecError",
+    "Study",
+    "SweepError",
+    "SweepSpec",
+    "SweepStopped",
+    "load",
+    "parse_spec",
+    "run",
+]
 
 
 def __getattr__(name: str):

@@ -22,15 +22,21 @@ from pathlib import Path
 from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
-from reports.console import say
+from reports.console import error, guard_streams, say, stdout_lost
 from sweeps import room
-from sweeps.grid import model_label
-from sweeps.run_folder import SPEC_FILE, run_lock
+from sweeps.grid import model_label, small_batch_warning
+from sweeps.run_folder import SPEC_FILE, folder_identity, remove_remade, run_lock
 from sweeps.spec import SpecError, SweepSpec, parse_spec
 
 
+class RunStopped(RuntimeError):
+    """The sweep stopped on a fault of its environment once it had started (exit code 2): the
+    disk filled, the run folder became read-only or was removed. The message says what
+    happened and the command that continues (or starts again)."""
+
+
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    error(f"error: {message}")
     return 2
 
 
@@ -131,6 +137,7 @@ def _deferred_interrupt():
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    guard_streams()
     # SIGTERM (`kill`, a scheduler, `ray job stop`) and SIGHUP (the terminal closed) stop the
     # sweep as cleanly as Ctrl+C does.
     for stop in (signal.SIGTERM, signal.SIGHUP):
@@ -142,22 +149,34 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # a path given on the command line that the system refuses
         return _fail(f"{err.filename!r}: {err.strerror}; check the paths given.")
     spec = with_command(spec, "python -m sweeps.bn_placement " + shlex.join(argv))
-    _warn_about_memory(spec)
+    _warn(spec)
     if spec.dry_run:
         print_plan(spec)
+        if stdout_lost():
+            return _fail(f"the plan could not be shown: {stdout_lost()}.")
         return 0
     try:
-        return execute(spec)
+        code = execute(spec)
     except (DatasetError, SpecError, storage.StorageError) as err:
         return _fail(one_line(err, spec))
+    except RunStopped as err:
+        return _fail(str(err))
+    if stdout_lost():
+        error(f"warning: {stdout_lost()}; the results are in {spec.run_location}.")
+    return code
 
 
-def _warn_about_memory(spec: SweepSpec) -> None:
+def _warn(spec: SweepSpec) -> None:
+    """Warnings about a grid that runs but may not do what was meant: trials that may not fit
+    in memory together, batch norm on one-example batches."""
     if spec.address is None:
         slots = spec.max_concurrent or max(1, (spec.num_cpus or 1) // spec.cpus_per_trial)
         _, warning = room.memory_problem(spec.trial_configs(), slots)
         if warning:
-            print(warning, file=sys.stderr)
+            error(warning)
+    warning = small_batch_warning(spec)
+    if warning:
+        error(warning)
 
 
 def execute(spec: SweepSpec) -> int:
@@ -168,16 +187,14 @@ def execute(spec: SweepSpec) -> int:
 
     Raises:
         DatasetError, SpecError, StorageError: Before anything started (exit code 2).
+        RunStopped: A fault of the environment stopped the sweep (exit code 2).
     """
     try:
         data = load_fashion_mnist(spec.data_dir)
         with run_lock(_lock_folder(spec)):
             return _run(spec, data)
     except KeyboardInterrupt:
-        print(
-            f"interrupted before Ray started; nothing was started or changed; run again: {spec.command}",
-            file=sys.stderr,
-        )
+        error(f"interrupted before Ray started; nothing was started or changed; run again: {spec.command}")  # fmt: skip
         return 130
 
 
@@ -224,15 +241,16 @@ def _run(spec: SweepSpec, data) -> int:
         if not spec.quiet:
             print_plan(spec, every_trial=False)
         _write_spec(spec)
+        identity = None if spec.remote else folder_identity(spec.run_dir)
         started = True
         slots = tune_runner.slots(spec, resources)
 
-        def run_look(configs, experiment: str | None = None) -> None:
+        def run_look(configs, experiment: str | None = None, earlier=()) -> None:
             view = ProgressView(slots, interval=spec.progress_seconds, quiet=spec.quiet)
             look = tune_runner.grid_experiment(spec)
             if experiment is not None:
                 look = tune_runner.Experiment(tuple(configs), experiment, spec.run_location, True)
-            grid = tune_runner.run_sweep(spec, data, view, look)
+            grid = tune_runner.run_sweep(spec, data, view, look, earlier)
             tune_ended[0] = not tune_progress.interrupted and len(grid) > 0
 
         if spec.settle:
@@ -253,38 +271,54 @@ def _run(spec: SweepSpec, data) -> int:
             pressed_while_stopping = True
     if not started:
         again = resume_command(spec) if spec.resume else spec.command
-        print(f"interrupted before any trial started; run again: {again}", file=sys.stderr)
+        error(f"interrupted before any trial started; run again: {again}")
         return 130
     # Trials that failed on a folder gone read-only can end the run before the guard looked.
     stopped_because = tune_runner.stopped_because
     if stopped_because is None and not spec.remote:
         stopped_because = room.StorageGuard(spec.run_dir, keep_free=0).check()
     if stopped_because and not spec.remote and not (spec.run_dir / SPEC_FILE).is_file():
-        print(f"error: {stopped_because}; nothing of it is left to continue. Start it again: {spec.command}", file=sys.stderr)  # fmt: skip
-        return 2
+        raise RunStopped(_removed(spec, identity))
     if stopped_because:
-        print(
-            f"error: {stopped_because}; the sweep stopped with what it had written "
-            f"whole. Fix that, then continue with: {resume_command(spec)}",
-            file=sys.stderr,
+        raise RunStopped(
+            f"{stopped_because}; the sweep stopped with what it had written whole. Fix that, "
+            f"then continue with: {resume_command(spec)}"
         )
-        return 2
     if pressed_while_stopping:
-        print(f"interrupted; the results are kept. Continue with: {resume_command(spec)}", file=sys.stderr)  # fmt: skip
+        error(f"interrupted; the results are kept. Continue with: {resume_command(spec)}")
         return 130
     try:
         pressed = pressed_while_running or tune_progress.pressed
         return _finish(spec, time.time() - start, tune_ended[0], pressed)
     except storage.StorageError as err:
-        print(f"error: reading the results back failed: {err}", file=sys.stderr)
+        error(f"error: reading the results back failed: {err}")
         return 1
     except KeyboardInterrupt:
-        print(
-            f"interrupted while writing the report; the results are kept. Continue with: "
-            f"{resume_command(spec)}",
-            file=sys.stderr,
-        )
+        error(f"interrupted while writing the report; the results are kept. Continue with: {resume_command(spec)}")  # fmt: skip
         return 130
+
+
+def _removed(spec: SweepSpec, identity) -> str:
+    """What to say when the run's spec is gone mid-run: its folder removed (what Tune wrote
+    into the folder it made again is removed too, so that starting again works), or the spec
+    alone deleted (the results stay)."""
+    spec_file = spec.run_dir / SPEC_FILE
+    if folder_identity(spec.run_dir) == identity:
+        return (
+            f"{str(spec_file)!r} was deleted while the sweep ran; the results are kept but "
+            f"cannot be continued without it: report them with python -m reports "
+            f"{shlex.quote(str(spec.run_dir))}, or start again under another --name"
+        )
+    if remove_remade(spec.run_dir, identity):
+        return (
+            f"the run folder {str(spec.run_dir)!r} was removed while the sweep ran; nothing of "
+            f"it is left to continue. Start it again: {spec.command}"
+        )
+    return (
+        f"the run folder {str(spec.run_dir)!r} was removed while the sweep ran, and something "
+        "other than the sweep has written into it since, so it was left as it is; move it "
+        f"away, then start again: {spec.command}"
+    )
 
 
 def _finish(spec: SweepSpec, wall_seconds: float, tune_ended: bool, pressed: bool) -> int:
@@ -309,26 +343,26 @@ def _summarize(
     if spec.report:
         try:
             frames = compute(run_dir)  # the report's frames, the run read once
-            trials = frames["trials"]
+            trials = frames["trials"] = _stopped(frames["trials"])
             page = write_report(
                 run_dir,
                 sweep_wall_seconds=wall_seconds,
                 report_dir=spec.report_location,
                 frames=frames,
+                protected=() if spec.remote else (Path(spec.output_dir),),
             )
             if not spec.quiet:
                 say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))
         except Exception as err:  # the trials are safe on disk; say so rather than crash
             report_failed = True
             chosen = f" --report-dir {shlex.quote(spec.report_dir)}" if spec.report_dir else ""
-            print(
+            error(
                 f"error: the report failed ({type(err).__name__}: {err}); the results are kept "
                 f"in {spec.run_location}: retry with: python -m reports "
-                f"{shlex.quote(spec.run_location)}{chosen}",
-                file=sys.stderr,
+                f"{shlex.quote(spec.run_location)}{chosen}"
             )
     if trials is None:
-        _, trials = load_frames(run_dir)
+        trials = _stopped(load_frames(run_dir)[1])
     if not spec.report and not spec.quiet:
         say("", _summary(trials), "")
     expected = len(spec.trial_configs())
@@ -343,11 +377,10 @@ def _summarize(
     unfinished = expected - ended - errored
     if unfinished > 0 and tune_ended and not spec.settle:
         left = trials.loc[~trials["status"].isin(["completed", "diverged", "errored"]), "trial_id"]
-        print(
+        error(
             f"error: {unfinished} of {expected} trials ended but their results are damaged (a cut "
             f"or garbled result.json in {spec.run_location}: {', '.join(left.astype(str)[:3])}); "
-            "the report leaves them out and a resume cannot redo them: run them under another --name.",
-            file=sys.stderr,
+            "the report leaves them out and a resume cannot redo them: run them under another --name."
         )
         return 1
     if unfinished > 0 or design_left:
@@ -356,22 +389,24 @@ def _summarize(
             if unfinished > 0
             else "stopped between two looks; the next one was not planned yet"
         )
-        print(f"interrupted: {what}; continue with: {resume_command(spec)}", file=sys.stderr)
+        error(f"interrupted: {what}; continue with: {resume_command(spec)}")
         return 130
     if pressed:
-        print(
+        error(
             f"interrupted as the last trial ended; every trial's results are kept. Continue "
-            f"with: {resume_command(spec)}",
-            file=sys.stderr,
+            f"with: {resume_command(spec)}"
         )
         return 130
     if errored:
-        print(
-            f"{errored} trials errored; see their error.txt in {spec.run_location}",
-            file=sys.stderr,
-        )
+        error(f"{errored} trials errored; see their error.txt in {spec.run_location}")
         return 1
     return 1 if report_failed else 0
+
+
+def _stopped(trials):
+    """The run's trials once the sweep has stopped: none is running any more, so a trial
+    without a final result was interrupted."""
+    return trials.assign(status=trials["status"].replace("running", "interrupted"))
 
 
 if __name__ == "__main__":

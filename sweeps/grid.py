@@ -194,8 +194,52 @@ def parse_grid(args, argv: list[str]) -> dict[str, Any]:
     }
     if args.preset is not None:
         grid.update(_preset(args.preset, grid["placements"], argv))
+    _check_unused(grid, argv)
     check_groups(grid)
+    _check_batch_sizes(grid)
     return grid
+
+
+def _check_unused(grid: dict[str, Any], argv: list[str]) -> None:
+    """A flag given for a part no model of the grid has would be ignored: refuse it instead."""
+    archs = set(grid["archs"]) if grid["preset"] is None else {"mlp"}
+    for flag, arch in (("--hidden", "mlp"), ("--conv", "cnn")):
+        if explicit(argv, flag) and arch not in archs:
+            raise SpecError(
+                f"{flag}: it sizes the {arch}, which --archs {','.join(grid['archs'])} does not "
+                f"include; drop {flag} or add {arch} to --archs."
+            )
+    norms = grid["norms"] if any(uses_norm(p) for p in grid["placements"]) else ()
+    if explicit(argv, "--groups") and "group" not in norms:
+        raise SpecError(
+            "--groups: only the group norm uses it, and no model of the grid has one; drop "
+            "--groups or add group to --norms (with a placement that normalizes)."
+        )
+
+
+def _check_batch_sizes(grid: dict[str, Any]) -> None:
+    """A batch larger than the training examples would be one smaller batch: refuse it."""
+    if grid["subset"] is None:
+        return  # the full data: TrialConfig's own limit is its training split
+    n_train = grid["subset"][0]
+    too_big = [b for b in grid["batch_sizes"] if b > n_train]
+    if too_big:
+        raise SpecError(
+            f"--batch-sizes: {too_big[0]} is more than the {n_train} training examples of "
+            f"--subset {','.join(map(str, grid['subset']))}; use at most {n_train}."
+        )
+
+
+def small_batch_warning(grid) -> str | None:
+    """A warning for batch norm on batches of one example, which it cannot normalize."""
+    batch_norms = {"batch", "batch_renorm"} & set(grid.norms)
+    if 1 in grid.batch_sizes and batch_norms and any(uses_norm(p) for p in grid.placements):
+        return (
+            "warning: --batch-sizes 1 with batch norm: each batch is one example, whose own "
+            "mean and variance leave nothing to learn from (expect chance accuracy or worse); "
+            "the trials run as asked."
+        )
+    return None
 
 
 def _preset(name: str, placements: tuple[str, ...], argv: list[str]) -> dict[str, Any]:

@@ -295,6 +295,17 @@ class ProgressView:
             self.close()
 
     def _draw(self, t: Tally) -> None:
+        try:
+            self._draw_now(t)
+        except OSError as err:  # a full device, an I/O error: the sweep goes on without a view
+            self._stop_drawing(err)
+
+    def _stop_drawing(self, err: OSError) -> None:
+        self._live = None
+        self._closed = self.console.quiet = True
+        drop_stdout(f"standard output could not be written ({err.strerror or err})")
+
+    def _draw_now(self, t: Tally) -> None:
         self._last_draw = now = self._clock()
         elapsed = now - self._start
         if self._live is not None:
@@ -309,5 +320,8 @@ class ProgressView:
         """End the view: on a terminal the last drawing stays on the screen."""
         self._closed = True
         if self._live is not None:
-            self._live.stop()
+            try:
+                self._live.stop()
+            except OSError as err:
+                self._stop_drawing(err)
             self._live = None

@@ -191,6 +191,41 @@ def _experiments(location: str) -> list[str]:
     return [location, *(storage.join(location, n) for n in looks)]
 
 
+def folder_identity(path: Path) -> tuple[int, int] | None:
+    """The folder's device and inode: a folder removed and made again is another folder."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+# What Tune writes into a run folder besides trial and look folders (and our lock note).
+_TUNE_FILES = (".validate_storage_marker", "tuner.pkl", LOCK_FILE)
+_TUNE_PREFIXES = ("experiment_state-", "basic-variant-state-", "search_gen_state-")
+
+
+def remove_remade(run_dir: Path, identity: tuple[int, int] | None) -> bool:
+    """After the run folder was removed mid-run, remove what Tune wrote into the folder it then
+    made again (a folder other than `identity`, the one the sweep started in): trial and look
+    folders and Tune's state, nothing else. True when nothing is left at `run_dir`."""
+    now = folder_identity(run_dir)
+    if now is None:
+        return True
+    if now == identity:
+        return False
+    for entry in list(run_dir.iterdir()):
+        if entry.is_dir() and (_TRIAL_FOLDER.fullmatch(entry.name) or _LOOK_FOLDER.fullmatch(entry.name)):  # fmt: skip
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and (entry.name in _TUNE_FILES or entry.name.startswith(_TUNE_PREFIXES)):  # fmt: skip
+            entry.unlink(missing_ok=True)
+    try:
+        run_dir.rmdir()
+    except OSError:  # something else is in it now: left as it is
+        return False
+    return True
+
+
 def holds_a_sweep(run_dir: Path) -> bool:
     """Whether the folder holds anything but our lock file (a spec, trials, Tune's state)."""
     return run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir())

@@ -24,7 +24,7 @@ from bnlab import TrialConfig
 from reports import storage
 from reports.console import say
 from reports.frames import load_frames
-from reports.sequential import Design, decide, seeds_to_add
+from reports.sequential import Design, decide, decision_frame, seeds_to_add
 from reports.settling import SETTLE_FILE, cells_needed, differences
 from sweeps.spec import SweepSpec
 
@@ -85,7 +85,7 @@ def _read_run(spec: SweepSpec, scratch: str) -> Path:
 
 def _decisions(state: dict) -> pd.DataFrame | None:
     decided = [look for look in state["looks"] if look["decisions"] is not None]
-    return pd.DataFrame(decided[-1]["decisions"]) if decided else None
+    return decision_frame(decided[-1]["decisions"]) if decided else None
 
 
 def settle(spec: SweepSpec, run_look) -> None:
@@ -103,7 +103,8 @@ def settle(spec: SweepSpec, run_look) -> None:
     while True:
         look = state["looks"][-1]
         if look["decisions"] is None:
-            run_look(look_configs(spec, look), look["experiment"])
+            earlier = _earlier_trials(spec) if look["look"] > 0 else []
+            run_look(look_configs(spec, look), look["experiment"], earlier)
         with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
             run_dir = _read_run(spec, scratch)
             _, trials = load_frames(run_dir)
@@ -124,6 +125,23 @@ def settle(spec: SweepSpec, run_look) -> None:
         _save(spec, state)
         if not spec.quiet:
             say(_plan_line(following))
+
+
+def _earlier_trials(spec: SweepSpec) -> list[dict]:
+    """The ended trials of the looks so far, as the progress view counts them."""
+    with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
+        run_dir = _read_run(spec, scratch)
+        _, trials = load_frames(run_dir)
+        ended = trials[trials["status"].isin(("completed", "diverged"))]
+        return [
+            {
+                "config": _config_of(run_dir / row["trial_dir"]).to_dict(),
+                "status": row["status"],
+                "epochs": int(row["epochs_run"]),
+                "val_accuracy": row["final_val_accuracy"],
+            }
+            for _, row in ended.iterrows()
+        ]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -174,8 +192,16 @@ def _config_of(trial_dir: Path) -> TrialConfig:
 
 
 def _look_line(look: dict, decided: pd.DataFrame) -> str:
+    """'look 1 (5 seeds): 18 comparisons: 4 with one placement better, 1 equivalent, 13
+    undecided'."""
     counts = decided["verdict"].value_counts()
-    words = ", ".join(f"{counts[v]} {v.replace('_', ' ')}" for v in ("a_better", "b_better", "equivalent", "undecided") if v in counts)  # fmt: skip
+    better = int(counts.get("a_better", 0) + counts.get("b_better", 0))
+    parts = [
+        f"{better} with one placement better" if better else "",
+        f"{counts['equivalent']} equivalent" if "equivalent" in counts else "",
+        f"{counts['undecided']} undecided" if "undecided" in counts else "",
+    ]
+    words = ", ".join(p for p in parts if p)
     return f"look {look['look']} ({look['reached']} seeds): {len(decided)} comparisons: {words}"
 
 

@@ -22,8 +22,7 @@ from typing import Any
 from pyarrow import fs as pafs
 
 from bnlab import TrialConfig
-from reports import storage
-from reports.atomic import report_dir_problem
+from reports import report_folder, storage
 from sweeps import grid as grid_flags
 from sweeps import room
 from sweeps.grid import GRID_FIELDS, GRID_FLAGS, QUICK_EPOCHS, QUICK_FIELDS, QUICK_SUBSET, explicit
@@ -256,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse_settling(args, argv: list[str], seeds: tuple[int, ...]) -> dict[str, Any]:
+def _parse_settling(
+    args, argv: list[str], seeds: tuple[int, ...], placements: tuple[str, ...]
+) -> dict[str, Any]:
     margin = parse_number("--margin", args.margin, float, 0, "accuracy points in (0, 100)", 100)
     if margin in (0, 100):
         raise SpecError(f"--margin: {args.margin!r} is not accuracy points in (0, 100).")
@@ -264,6 +265,11 @@ def _parse_settling(args, argv: list[str], seeds: tuple[int, ...]) -> dict[str, 
         if explicit(argv, "--max-seeds"):
             raise SpecError("--max-seeds: it sets the budget of --settle; add --settle.")
         return {"settle": False, "max_seeds": len(seeds), "margin": margin}
+    if len(placements) < 2:
+        raise SpecError(
+            f"--settle: the grid has one placement ({placements[0]}), so there is nothing to "
+            "compare and nothing to settle; give two or more --placements."
+        )
     low = max(2, len(seeds))
     max_seeds = parse_number(
         "--max-seeds", args.max_seeds, int, low, f"an int in [{low}, {MAX_SEEDS_LIMIT}] (at "
@@ -294,7 +300,7 @@ def parse_spec(argv: list[str]) -> SweepSpec:
     """
     args = build_parser().parse_args(argv)
     grid = grid_flags.parse_grid(args, argv)
-    grid.update(_parse_settling(args, argv, grid["seeds"]))
+    grid.update(_parse_settling(args, argv, grid["seeds"], grid["placements"]))
     grid_flags.check_size(grid)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory.")
@@ -365,9 +371,11 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         quiet=args.quiet,
         address_source=source,
     )
-    problem = report_dir_problem(spec.report_location) if spec.report else None
-    if problem:
-        raise SpecError(problem)
+    if spec.report:
+        protected = () if spec.remote else (spec.run_dir, Path(spec.output_dir))
+        problem = report_folder.problem(spec.report_location, protected)
+        if problem:
+            raise SpecError(problem)
     with storage.waiting_note(spec.output_dir) if spec.remote else contextlib.nullcontext():
         holds = run.holds_a_sweep()  # the first contact with remote storage: fails if unreachable
         if spec.remote:

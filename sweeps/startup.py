@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -79,8 +80,16 @@ def bounded(limit_s: float, pressed: list, too_long: str, interrupted: str):
         done.set()
 
 
-def explain(err: Exception) -> str:
-    """Why Ray could not start, in one line with the fix."""
+def explain(err: Exception, joining: str | None = None) -> str:
+    """Why Ray could not start (or, `joining` the cluster at that address, could not join it),
+    in one line with the fix."""
+    if joining and type(err).__name__ == "AuthenticationError":
+        return (
+            f"the Ray cluster at {joining} uses token authentication and this machine has no "
+            "token for it (or another one): set RAY_AUTH_TOKEN to the head's token (`ray "
+            "get-auth-token` on the head prints it) or copy the head's ~/.ray/auth_token here; "
+            "see docs/cluster.md."
+        )
     if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         where = err.filename or "a folder Ray writes to"
         return (
@@ -99,10 +108,9 @@ def explain(err: Exception) -> str:
             f"Ray could not start: no space left on the device of {err.filename or '$TMPDIR'!r}; "
             "free space or set RAY_TMPDIR to a folder on a device with room."
         )
-    text = " ".join(str(err).split())[:300]
-    return (
-        f"Ray could not start ({type(err).__name__}: {text}); run with --verbose for Ray's own log."
-    )
+    text = textwrap.shorten(" ".join(str(err).split()), 300, placeholder=" ...")
+    doing = f"could not join the cluster at {joining}" if joining else "could not start"
+    return f"Ray {doing} ({type(err).__name__}: {text}); run with --verbose for Ray's own log."
 
 
 def _file_in_the_way(path: str) -> str:

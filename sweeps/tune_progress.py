@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 
 from ray import tune
 
+from reports.console import error
 from sweeps.progress import ProgressView, TrialSnapshot
 from sweeps.spec import SweepSpec
 
@@ -27,6 +27,7 @@ TABLE_PARAMS = {f"trial/{k}": k for k in ("arch", "placement", "norm", "activati
 _view: ProgressView | None = None
 _table: tune.CLIReporter | None = None
 _planned: list[dict] = []  # every trial's config, `TrialConfig.to_dict()`
+_earlier: list[TrialSnapshot] = []  # a settling run's trials of earlier looks, ended
 _varying: tuple[str, ...] = ()  # the model fields besides the placement that vary in the grid
 
 
@@ -81,7 +82,7 @@ def _snapshots(trials) -> list[TrialSnapshot]:
     }
     for config in _planned:
         seen.setdefault(_key(config), _snapshot(config, {}, "PENDING"))
-    return list(seen.values())
+    return [*_earlier, *seen.values()]
 
 
 class SweepProgress(tune.ProgressReporter):
@@ -108,11 +109,7 @@ class SweepProgress(tune.ProgressReporter):
         except Exception as err:  # a drawing must never cost the sweep its trials
             _view.close()
             _view = None
-            print(
-                f"warning: the progress view stopped ({type(err).__name__}: {err}); the sweep "
-                "goes on.",
-                file=sys.stderr,
-            )
+            error(f"warning: the progress view stopped ({type(err).__name__}: {err}); the sweep goes on.")  # fmt: skip
 
 
 _problems_said: set[str] = set()
@@ -125,7 +122,7 @@ def _say_problems(trials) -> None:
         problem = (trial.last_result or {}).get("checkpoint_problem")
         if problem and problem not in _problems_said:
             _problems_said.add(problem)
-            print(f"warning: {problem}; the trials go on", file=sys.stderr)
+            error(f"warning: {problem}; the trials go on")
 
 
 class _SaidOurWay(logging.Filter):
@@ -184,9 +181,13 @@ QUIETED_LOGGERS = (
 
 
 @contextlib.contextmanager
-def showing(spec: SweepSpec, view: ProgressView, configs):
-    """Draw `view` (and with --verbose Tune's table) while Tune runs the trials `configs`."""
-    global _view, _table, _planned, _varying, interrupted
+def showing(spec: SweepSpec, view: ProgressView, configs, earlier=()):
+    """Draw `view` (and with --verbose Tune's table) while Tune runs the trials `configs`.
+
+    `earlier`: a settling run's ended trials of its earlier looks (dicts with their `config`,
+    `status`, `epochs` and `val_accuracy`), counted with this look's, so that the view speaks
+    of every seed so far."""
+    global _view, _table, _planned, _varying, _earlier, interrupted
     _view = view
     _planned = [config.to_dict() for config in configs]
     _varying = tuple(
@@ -194,6 +195,14 @@ def showing(spec: SweepSpec, view: ProgressView, configs):
         for f in ("arch", "hidden", "conv", "norm", "activation", "input_norm")
         if len({str(c[f]) for c in _planned if c["placement"] != "none" or f != "norm"}) > 1
     )
+    _earlier = [
+        _snapshot(
+            t["config"],
+            {"epoch": t["epochs"], "val_accuracy": t["val_accuracy"], "status": t["status"]},
+            "TERMINATED",
+        )
+        for t in earlier
+    ]
     if spec.verbose:
         _table = tune.CLIReporter(
             metric_columns=TABLE_METRICS,
@@ -213,7 +222,7 @@ def showing(spec: SweepSpec, view: ProgressView, configs):
             yield
     finally:
         _view = _table = None
-        _planned, _varying = [], ()
+        _planned, _varying, _earlier = [], (), []
         for logger in loggers:
             logger.removeFilter(said_our_way)
         logging.getLogger("ray.tune.tune").removeFilter(notes_interruption)

@@ -37,6 +37,7 @@ CONNECT_TIMEOUT_S = 5
 JOIN_TIMEOUT_S = 60
 START_TIMEOUT_S = 90  # seen here: 3-8 s; under a memory cap it never ends
 _guard: NodeGuard | None = None  # the embedded Ray's, while it runs
+_borrowed = False  # the caller's own Ray (ray.init() in a notebook): used, left running
 # Workers inherit this: TensorFlow's C++ info lines would flood the driver's terminal.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
@@ -81,7 +82,17 @@ def start_ray(spec: SweepSpec, pressed: list, again: str, continue_with: str) ->
         SpecError: If Ray cannot start, no cluster answers at the address, a trial asks for
             more CPUs or GPUs than any node has, or a node cannot see the run's storage.
     """
+    global _borrowed
     interrupted = f"interrupted while Ray was starting; its processes were stopped and nothing was changed; run again: {again}"  # fmt: skip
+    if ray.is_initialized():  # the caller's own Ray, as Tune would use it
+        if spec.address:
+            raise SpecError(
+                f"{spec.address_source}: Ray already runs in this process (ray.init() was "
+                "called), so the sweep cannot join another cluster; leave out the address to "
+                "run on it, or call ray.shutdown() first."
+            )
+        _borrowed = True
+        return _check_cluster(spec, joined=True)
     if spec.address:
         host, port = _resolve_address(spec.address, spec.address_source)
         _probe(host, port, spec.address_source)
@@ -105,7 +116,7 @@ def start_ray(spec: SweepSpec, pressed: list, again: str, continue_with: str) ->
                   include_dashboard=False, _node_ip_address="127.0.0.1")  # fmt: skip
         global _guard
         _guard = NodeGuard(continue_with, spec.verbose)
-    return _check_cluster(spec)
+    return _check_cluster(spec, joined=bool(spec.address))
 
 
 def _init(spec: SweepSpec, **where) -> None:
@@ -121,7 +132,8 @@ def _init(spec: SweepSpec, **where) -> None:
             )
     except Exception as err:  # Ray raises a plain Exception for a node that timed out starting
         startup.kill_children()
-        raise SpecError(startup.explain(err)) from None
+        joining = where["address"] if where["address"] != "local" else None
+        raise SpecError(startup.explain(err, joining)) from None
 
 
 def _ray_processes_ignore_warnings():
@@ -131,9 +143,9 @@ def _ray_processes_ignore_warnings():
     return mock.patch.dict(os.environ, {"PYTHONWARNINGS": WORKER_ENV["PYTHONWARNINGS"]})
 
 
-def _check_cluster(spec: SweepSpec) -> dict[str, float]:
+def _check_cluster(spec: SweepSpec, joined: bool) -> dict[str, float]:
     resources = ray.cluster_resources()
-    if spec.address:
+    if joined:
         try:
             largest = max(
                 (n["Resources"] for n in ray.nodes() if n["Alive"]),
@@ -144,18 +156,23 @@ def _check_cluster(spec: SweepSpec) -> dict[str, float]:
                 spec.gpus_per_trial,
                 largest.get("CPU", 0),
                 largest.get("GPU", 0),
-                f"the largest node of the cluster at {spec.address}",
+                f"the largest node of the cluster at {spec.address or 'this process'}",
             )
             preflight.check_shared_storage(spec.run_location)
         except Exception:
-            ray.shutdown()
+            if not _borrowed:
+                ray.shutdown()
             raise
     return resources
 
 
 def stop_ray() -> None:
-    """Disconnect from a joined cluster, or stop the embedded Ray and all its processes."""
-    global _guard
+    """Disconnect from a joined cluster, or stop the embedded Ray and all its processes; the
+    caller's own Ray is left running."""
+    global _guard, _borrowed
+    if _borrowed:
+        _borrowed = False
+        return
     if _guard is not None:
         _guard.stop_watching()
     ray.shutdown()
@@ -388,12 +405,17 @@ def _run_config(spec: SweepSpec, experiment: Experiment) -> tune.RunConfig:
 
 
 def run_sweep(
-    spec: SweepSpec, data: FashionMNIST, view: ProgressView, experiment: Experiment | None = None
+    spec: SweepSpec,
+    data: FashionMNIST,
+    view: ProgressView,
+    experiment: Experiment | None = None,
+    earlier=(),
 ) -> tune.ResultGrid:
     """Run (or resume) an experiment, the grid by default, on the Ray that `start_ray` started
-    or joined, drawing `view`."""
+    or joined, drawing `view` (with a settling run's `earlier` trials, see
+    `tune_progress.showing`)."""
     experiment = experiment or grid_experiment(spec)
-    with tune_progress.showing(spec, view, experiment.configs), _own_signal_handlers():
+    with tune_progress.showing(spec, view, experiment.configs, earlier), _own_signal_handlers():
         return _fit(spec, data, experiment)
 
 

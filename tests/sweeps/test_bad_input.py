@@ -12,6 +12,8 @@ from sweeps import bn_placement
 from sweeps.spec import parse_spec
 from tests.storage import CREDENTIALS
 
+ROOT = Path(__file__).resolve().parents[2]
+
 BAD = [
     (["--gpus-per-trial", "nan"], "--gpus-per-trial: 'nan' is not a number >= 0."),
     (["--gpus-per-trial", "inf"], "--gpus-per-trial: 'inf' is not a number >= 0."),
@@ -36,7 +38,7 @@ BAD = [
     (["--subset", "500,500,500"], "--subset: '500,500,500' is not N_TRAIN,N_VALIDATION"),
     (["--max-concurrent", "-1"], "--max-concurrent: '-1' is not an int >= 0."),
     (["--report-dir", "/etc/passwd"], "--report-dir: '/etc/passwd' is a file"),
-    (["--report-dir", "/etc/passwd/report"], "--report-dir: '/etc/passwd' is not writable"),
+    (["--report-dir", "/etc/passwd/report"], "--report-dir: '/etc/passwd' is a file, so '/etc/passwd/report' cannot be made."),
     (["--progress-seconds", "0"], "--progress-seconds: '0' is not seconds in [1, 86400]."),
     (["--progress-seconds", "nan"], "--progress-seconds: 'nan' is not seconds in [1, 86400]."),
     (["--progress-seconds", "1e6"], "--progress-seconds: '1e6' is not seconds in [1, 86400]."),
@@ -67,6 +69,12 @@ BAD = [
     (["--output-dir", "/tmp/" + "a" * 300, "--dry-run"], "--output-dir: 'aaaaaaaaaaaaaaaaaaaa'... is a folder name of 300 characters; this system allows 255."),
     (["--hidden", "x".join(["16384"] * 16), "--dry-run"], "do not fit in this machine's"),
     (["--seeds", "0-999", "--activations", "relu,elu,selu,gelu,leaky_relu", "--norms", "batch,layer", "--dry-run"], "the grid has up to 150000 trials (3 placements x 5 learning rates x 1000 seeds x 5 activations x 2 norm kinds)"),
+    (["--settle", "--max-seeds", "3", "--seeds", "0-1", "--lrs", "0.01", "--placements", "none"], "--settle: the grid has one placement (none), so there is nothing to compare"),
+    (["--archs", "cnn", "--hidden", "64"], "--hidden: it sizes the mlp, which --archs cnn does not include; drop --hidden or add mlp to --archs."),
+    (["--conv", "16x32"], "--conv: it sizes the cnn, which --archs mlp does not include"),
+    (["--groups", "2"], "--groups: only the group norm uses it, and no model of the grid has one"),
+    (["--batch-sizes", "50000", "--subset", "500,100"], "--batch-sizes: 50000 is more than the 500 training examples of --subset 500,100; use at most 500."),
+    (["--report-dir", "."], "--report-dir: '.' holds the current folder, which a report must not replace"),
 ]  # fmt: skip
 
 
@@ -80,6 +88,42 @@ def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and message in err
     assert err.count("\n") == 1 and not out.exists()
+
+
+def _cli(*flags, shell_redirect="", **kwargs) -> subprocess.CompletedProcess:
+    command = " ".join([sys.executable, "-m", "sweeps.bn_placement", *flags])
+    return subprocess.run(
+        f"{command} {shell_redirect}", shell=True, capture_output=True, text=True, cwd=ROOT,
+        timeout=120, **kwargs,
+    )  # fmt: skip
+
+
+def test_the_report_dir_is_never_the_output_folder_or_a_folder_of_the_user_s(tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "thesis.tex").write_text("mine")
+    for report, message in [(thesis, "is not a report written by this tool"), (tmp_path / "runs", "which a report must not replace")]:  # fmt: skip
+        code = bn_placement.main(["--output-dir", str(tmp_path / "runs"), "--report-dir", str(report)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis"]
+    assert (thesis / "thesis.tex").read_text() == "mine"
+
+
+def test_a_plan_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    done = _cli("--dry-run", "--quick", "--output-dir", str(tmp_path), shell_redirect="> /dev/full")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: the plan could not be shown: standard output could not be written (No space left on device).\n"  # fmt: skip
+
+
+def test_a_bad_flag_with_standard_error_closed_still_exits_2():
+    assert _cli("--lrs", "abc", shell_redirect="2>&-").returncode == 2
+
+
+def test_batch_norm_on_batches_of_one_is_warned_of(tmp_path):
+    done = _cli("--dry-run", "--batch-sizes", "1", "--output-dir", str(tmp_path))
+    assert done.returncode == 0
+    assert done.stderr.startswith("warning: --batch-sizes 1 with batch norm") and done.stderr.count("\n") == 1  # fmt: skip
 
 
 def test_a_valid_subset_may_repeat_a_number(tmp_path):

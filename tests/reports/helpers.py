@@ -66,7 +66,9 @@ def write_run(folder, cells: dict, epochs: int = 2) -> None:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sweep_spec.json").write_text(json.dumps({"command": "made by a test", "margin": 0.3}))
+    (folder / "sweep_spec.json").write_text(
+        json.dumps({"command": "made by a test", "margin": 0.3})
+    )
     number = 0
     for (placement, lr), values in cells.items():
         for seed, value in enumerate(values):

@@ -56,7 +56,9 @@ def test_a_folder_of_the_user_s_is_refused_and_kept_whole(run, tmp_path):
     (thesis / "sub" / "data.csv").write_text("a,b\n1,2\n")
     before = _files(thesis)
     line = _one_error(_reports(run, "--report-dir", thesis))
-    assert f"error: --report-dir: '{thesis}' exists and is not a report written by this tool" in line
+    assert (
+        f"error: --report-dir: '{thesis}' exists and is not a report written by this tool" in line
+    )
     assert _files(thesis) == before
 
 

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
+import numpy as np
 import pytest
 
 import sweeps
@@ -46,6 +48,48 @@ def test_python_values_become_the_flags_text():
                     "subset": (500, 100), "settle": True, "quiet": False, "name": None})  # fmt: skip
     assert argv == ["--lrs", "0.001,1", "--seeds", "0,1,2", "--hidden", "300x100,64",
                     "--subset", "500,100", "--settle"]  # fmt: skip
+
+
+def test_numpy_pathlib_and_generator_values_are_taken_as_a_user_passes_them(tmp_path):
+    argv = to_argv({"lrs": np.array([0.01, 0.1]), "seeds": (s for s in range(2)),
+                    "epochs": np.int64(3), "subset": (np.int32(500), 100),
+                    "batch_sizes": [np.uint16(32)], "margin": np.float32(0.3),
+                    "output_dir": tmp_path / "runs", "quiet": np.bool_(True)})  # fmt: skip
+    assert argv == ["--lrs", "0.01,0.1", "--seeds", "0,1", "--epochs", "3", "--subset",
+                    "500,100", "--batch-sizes", "32", "--margin", "0.3", "--output-dir",
+                    str(tmp_path / "runs"), "--quiet"]  # fmt: skip
+
+
+def test_run_from_another_thread_is_refused_in_one_line(tmp_path):
+    raised = []
+
+    def call():
+        try:
+            sweeps.run(output_dir=str(tmp_path / "runs"))
+        except RuntimeError as err:
+            raised.append(str(err))
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join()
+    assert raised and raised[0].startswith("sweeps.run() must be called from the main thread")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # its own Ray, started by the caller: the subject
+def test_run_uses_the_caller_s_own_ray_and_leaves_it_running(tmp_path):
+    code = f"""
+        import ray, sweeps
+        ray.init(num_cpus=1, include_dashboard=False)
+        study = sweeps.run(placements=["none"], lrs=[0.05], seeds=range(1), epochs=1,
+                           subset=(300, 100), quiet=True, no_report=True,
+                           output_dir={str(tmp_path / "runs")!r}, name="own")
+        print(ray.is_initialized(), list(study.trials["status"]))
+        ray.shutdown()
+    """
+    done = _python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == "True ['completed']"
 
 
 @pytest.mark.shared_ray

@@ -7,9 +7,11 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,7 +20,8 @@ import pytest
 
 from reports import load_frames
 from sweeps import bn_placement, tune_progress
-from sweeps.spec import parse_spec
+from sweeps.spec import SPEC_FILE, parse_spec
+from tests.reports.helpers import write_run
 from tests.sweeps.conftest import (
     ROOT,
     TINY,
@@ -221,7 +224,7 @@ def test_ctrl_c_while_ray_starts_under_a_memory_cap_ends_at_once_leaving_nothing
 
 @pytest.mark.shared_ray
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["made read-only", "removed"])
+@pytest.mark.parametrize("fault", ["made read-only", "removed", "spec deleted"])
 def test_output_made_read_only_or_removed_mid_run_ends_in_one_line_not_interrupted(tmp_path, fault):
     with tmpfs(tmp_path / "disk", "80m") as disk:
         flags = [*ONE, "--seeds", "0-1", "--subset", "20000,200", "--epochs", "8",
@@ -231,14 +234,25 @@ def test_output_made_read_only_or_removed_mid_run_ends_in_one_line_not_interrupt
             wait_for(lambda: any(r for d in (disk / "ro").glob(TRIAL_FOLDERS) for r in result_rows(d)), 240, "an epoch")  # fmt: skip
             if fault == "removed":
                 shutil.rmtree(disk / "ro")
+            elif fault == "spec deleted":
+                (disk / "ro" / SPEC_FILE).unlink()
             else:
                 subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
             _, err = driver.communicate(timeout=300)
+            if fault == "removed":  # what Tune made again is gone: the printed command works
+                assert not (disk / "ro").exists()
+                again = shlex.split(err.split("Start it again: ", 1)[1])
+                retry = subprocess.run([sys.executable, *again[1:], "--dry-run"], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+                assert retry.returncode == 0, retry.stderr
+            if fault == "spec deleted":  # the folder and its results stay
+                assert list((disk / "ro").glob(TRIAL_FOLDERS))
         finally:
             driver.kill()
     assert driver.returncode == 2, err[-3000:]
     if fault == "removed":
-        assert "was removed while the sweep ran" in err and "Start it again: python -m" in err
+        assert "was removed while the sweep ran; nothing of it is left" in err and "Start it again: python -m" in err  # fmt: skip
+    elif fault == "spec deleted":
+        assert "sweep_spec.json' was deleted while the sweep ran; the results are kept" in err
     else:
         assert "became read-only while the sweep ran" in err and "continue with:" in err
     assert err.count("\n") <= 2 and "Traceback" not in err
@@ -262,6 +276,17 @@ def test_a_stop_signal_at_an_awkward_moment_says_how_to_continue(tmp_path, stop)
     # At the end the press lands while Ray stops or the report is written (seconds, both).
     assert driver.returncode == 130, err[-3000:]
     assert "--resume --name s" in err and err.count("\n") <= 2
+    if stop == signal.SIGHUP:  # once the sweep stopped, nothing is running any more
+        assert "running" not in log.read_text().split("report: ")[-1]
+
+
+def test_after_the_sweep_stopped_no_trial_is_called_running(tmp_path):
+    write_run(tmp_path, {("none", 0.1): [0.8, 0.81]})
+    trial = sorted(p for p in tmp_path.iterdir() if (p / "result.json").exists())[0]
+    rows = (trial / "result.json").read_text().splitlines()
+    (trial / "result.json").write_text(rows[0] + "\n")  # its final report never came
+    _, trials = load_frames(tmp_path)
+    assert (bn_placement._stopped(trials)["status"] == "interrupted").sum() == 1
 
 
 def test_tune_s_own_stop_message_counts_as_a_press():

@@ -5,10 +5,11 @@ import itertools
 import json
 import signal
 
+import pandas as pd
 import pytest
 
 from reports import load_frames
-from sweeps.settle import seed_sequence
+from sweeps.settle import _look_line, seed_sequence
 from tests.sweeps.conftest import run_sweep, start_sweep, wait_for
 
 pytestmark = pytest.mark.shared_ray  # sweeps join one Ray (tests/conftest.py)
@@ -29,7 +30,15 @@ def straight(tmp_path_factory, shared_ray):
     done = run_sweep(*FLAGS, "--output-dir", str(out), "--name", "s", env=shared_ray)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "look 1: seeds 3-4 for " in done.stdout
+    assert " better" not in done.stdout.replace("with one placement better", "")
+    assert "/5 seeds)" in done.stdout  # look 1's view counts the first look's seeds too
     return out / "s"
+
+
+def test_a_look_s_line_speaks_of_placements_not_codes():
+    decided = pd.DataFrame({"verdict": ["a_better", "b_better", "equivalent", "undecided"]})
+    line = _look_line({"look": 2, "reached": 8}, decided)
+    assert line == "look 2 (8 seeds): 4 comparisons: 2 with one placement better, 1 equivalent, 1 undecided"  # fmt: skip
 
 
 def _looks(run):

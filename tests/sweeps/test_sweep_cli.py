@@ -123,8 +123,17 @@ def test_the_documented_head_joined_with_address_auto(tmp_path):
             *TINY, "--output-dir", str(out), "--name", "auto", "--no-report",
             env={"HOME": str(cluster.home), "RAY_TMPDIR": cluster.temp_dir, "RAY_AUTH_MODE": "token"},
         )  # fmt: skip
+        elsewhere = tmp_path / "elsewhere"  # a machine without the head's token
+        elsewhere.mkdir()
+        refused = run_sweep(
+            "--address", cluster.address, *TINY, "--output-dir", str(out), "--name", "no-token",
+            env={"HOME": str(elsewhere), "RAY_AUTH_MODE": "token"}, timeout=120,
+        )  # fmt: skip
     finally:
         cluster.stop()
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr[-3000:]
+    assert refused.stderr.startswith(f"error: the Ray cluster at {cluster.address} uses token authentication and this machine has no token")  # fmt: skip
+    assert not (out / "no-token").exists()
     assert done.returncode == 0, done.stderr[-3000:]
     _, trials = load_frames(out / "auto")
     assert len(trials) == 1 and (trials["status"] == "completed").all()

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from reports import findings
+from reports.console import printable
 from reports.frames import is_report_folder, trial_dirs
 from reports.html import compute, figure_makers, write_report
 from reports.storage import fetch_run, is_uri
@@ -120,7 +121,8 @@ class Study:
     def __repr__(self) -> str:
         counts = self.trials["status"].value_counts().to_dict() if len(self.trials) else {}
         status = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials"
-        return "\n".join([f"Study({self.location!r}): {len(self.trials)} trials ({status})", *(f"  {line}" for line in self.lines)])  # fmt: skip
+        lines = [f"Study({self.location!r}): {len(self.trials)} trials ({status})", *(f"  {line}" for line in self.lines)]  # fmt: skip
+        return printable("\n".join(lines))  # a run's files may hold terminal escapes
 
     def _repr_html_(self) -> str:
         lines = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines)

@@ -1,13 +1,14 @@
 """bnlab: a Keras lab for studying where batch normalization goes.
 
     import bnlab
-    data = bnlab.load_fashion_mnist()
+    data = bnlab.load_fashion_mnist()          # or bnlab.load_dataset("my.npz"): your arrays
     result = bnlab.train(bnlab.TrialConfig(placement="before_activation", lr=1e-2), data)
     result.history_frame()
 
 A model is composed from registries (plain dicts; a new entry is a new variant): `ARCHS`
-(mlp, cnn), `PLACEMENTS` (where the normalization sits), `NORMS`, `ACTIVATIONS`,
-`INPUT_NORMS`; `PRESETS` names fixed sets of models (`seed`: the reference notebook's).
+(mlp, cnn, and yours through `register_arch`), `PLACEMENTS` (where the normalization sits),
+`NORMS`, `ACTIVATIONS`, `INPUT_NORMS`; `PRESETS` names fixed sets of models (`seed`: the
+reference notebook's).
 
 Names that need TensorFlow (`train`, `build_model` users aside) load it on first use, so reading
 the registries or validating a config stays fast.
@@ -15,11 +16,13 @@ the registries or validating a config stays fast.
 
 from bnlab.architectures import ARCHS
 from bnlab.config import TrialConfig, check_param
-from bnlab.data import DatasetError, FashionMNIST, Split, load_fashion_mnist
+from bnlab.data import Dataset, DatasetError, DataShape, FashionMNIST, Split, load_fashion_mnist
 from bnlab.layers import ACTIVATIONS, INPUT_NORMS, NORMS, PLACEMENTS
 from bnlab.models import ModelDescription, ParamCounts, build_model, count_params, describe_model
 from bnlab.optimizers import OPTIMIZERS, build_optimizer
 from bnlab.presets import PRESETS
+from bnlab.user_archs import BlockFactory, register_arch
+from bnlab.user_data import load_dataset
 
 _TRAIN_NAMES = {"train", "TrainResult", "TrainState", "set_threads", "METRICS"}
 
@@ -32,6 +35,9 @@ __all__ = [
     "OPTIMIZERS",
     "PLACEMENTS",
     "PRESETS",
+    "BlockFactory",
+    "DataShape",
+    "Dataset",
     "DatasetError",
     "FashionMNIST",
     "ModelDescription",
@@ -45,7 +51,9 @@ __all__ = [
     "check_param",
     "count_params",
     "describe_model",
+    "load_dataset",
     "load_fashion_mnist",
+    "register_arch",
     "set_threads",
     "train",
 ]

@@ -1,18 +1,20 @@
-"""The architectures: an MLP and a small CNN for 28x28 grayscale images, each a stack of blocks
-(`bnlab.layers.block`) between an input step and a softmax classifier.
+"""The architectures: an MLP and a small CNN, each a stack of blocks (`bnlab.layers.block`)
+between an input step and a softmax classifier, for any data shape (`bnlab.DataShape`: 28x28
+grayscale images and 10 classes for Fashion-MNIST).
 
-Each builder takes a model's fields (a `TrialConfig`) and returns its `Layer`s after the input,
-so the layers, their one-line summary and their parameter counts are known without Keras.
+Each builder takes a model's fields (a `TrialConfig`) and the data's shape and returns its
+`Layer`s after the input, so the layers, their one-line summary and their parameter counts are
+known without Keras. A user's own architectures join this registry (`bnlab.user_archs`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+from bnlab.data import DataShape
 from bnlab.layers import ACTIVATIONS, INPUT_NORMS, Layer, block, get_registered, norm_layer
 
-NUM_CLASSES = 10
-IMAGE_SIZE = 28
 DEFAULT_HIDDEN = (300, 100)
 DEFAULT_CONV = (32, 64)
 KERNEL = 3
@@ -26,11 +28,11 @@ def _input_norm(name: str, channels: int) -> list[Layer]:
     return [] if kind is None else [norm_layer(kind, channels, None)]
 
 
-def _classifier(features: int) -> Layer:
+def classifier(features: int, classes: int) -> Layer:
     return Layer(
-        f"Dense({NUM_CLASSES}, softmax)",
-        lambda layers: layers.Dense(NUM_CLASSES, activation="softmax"),
-        trainable=features * NUM_CLASSES + NUM_CLASSES,
+        f"Dense({classes}, softmax)",
+        lambda layers: layers.Dense(classes, activation="softmax"),
+        trainable=features * classes + classes,
     )
 
 
@@ -38,11 +40,11 @@ def _initializer(config) -> str:
     return get_registered(ACTIVATIONS, config.activation, "activation").initializer
 
 
-def mlp(config) -> list[Layer]:
+def mlp(config, shape: DataShape) -> list[Layer]:
     """Flatten, the input normalization, one block per hidden size, the classifier."""
     init = _initializer(config)
     stack = [Layer("Flatten", lambda layers: layers.Flatten())]
-    width = IMAGE_SIZE * IMAGE_SIZE
+    width = math.prod(shape.input_shape)
     stack += _input_norm(config.input_norm, width)
     for units in config.hidden:
 
@@ -57,17 +59,38 @@ def mlp(config) -> list[Layer]:
             dense, units, config.placement, config.norm, config.activation, config.groups
         )
         width = units
-    return [*stack, _classifier(width)]
+    return [*stack, classifier(width, shape.num_classes)]
 
 
-def cnn(config) -> list[Layer]:
-    """The image as one channel, the input normalization, per size in `conv` a block of a 3x3
-    convolution ('same' padding) followed by 2x2 max pooling, then Flatten and the classifier."""
+def conv_blocks_fit(input_shape: tuple[int, ...]) -> int:
+    """How many conv blocks the cnn can stack on images of `input_shape` (each halves the
+    sides: 28 -> 14 -> 7 -> 3 -> 1); 0 for inputs that are not images."""
+    if len(input_shape) not in (2, 3):
+        return 0
+    return int(math.log2(min(input_shape[:2]))) if min(input_shape[:2]) >= 2 else 0
+
+
+def cnn(config, shape: DataShape) -> list[Layer]:
+    """The image with its channels, the input normalization, per size in `conv` a block of a
+    3x3 convolution ('same' padding) followed by 2x2 max pooling, then Flatten and the
+    classifier.
+
+    Raises:
+        ValueError: If the data are not images, or too small for the conv blocks.
+    """
+    fit = conv_blocks_fit(shape.input_shape)
+    if len(config.conv) > fit:
+        what = "images (N, H, W) or (N, H, W, C)" if fit == 0 else f"{fit} conv blocks on {shape.words()}"  # fmt: skip
+        raise ValueError(
+            f"The 'conv' parameter has {len(config.conv)} blocks; the cnn takes at most {what}. "
+            f"Got {config.conv!r} instead."
+        )
     init = _initializer(config)
-    shape = (IMAGE_SIZE, IMAGE_SIZE, 1)
-    stack = [Layer("Reshape(28x28x1)", lambda layers: layers.Reshape(shape))]
-    stack += _input_norm(config.input_norm, 1)
-    channels, side = 1, IMAGE_SIZE
+    height, width, channels = (*shape.input_shape, 1)[:3]
+    image = (height, width, channels)
+    stack = [Layer(f"Reshape({'x'.join(map(str, image))})", lambda layers: layers.Reshape(image))]
+    stack += _input_norm(config.input_norm, channels)
+    sides = [height, width]
     for filters in config.conv:
 
         def conv(use_bias: bool, filters=filters, fan_in=channels) -> Layer:
@@ -83,9 +106,9 @@ def cnn(config) -> list[Layer]:
             conv, filters, config.placement, config.norm, config.activation, config.groups
         )
         stack.append(Layer(f"MaxPool{POOL}", lambda layers: layers.MaxPooling2D(POOL)))
-        channels, side = filters, side // POOL
+        channels, sides = filters, [n // POOL for n in sides]
     stack.append(Layer("Flatten", lambda layers: layers.Flatten()))
-    return [*stack, _classifier(side * side * channels)]
+    return [*stack, classifier(sides[0] * sides[1] * channels, shape.num_classes)]
 
 
 ARCHS: dict[str, Callable[..., list[Layer]]] = {"mlp": mlp, "cnn": cnn}

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from bnlab.architectures import ARCHS
 from bnlab.config import TrialConfig
-from bnlab.data import FashionMNIST
+from bnlab.data import Dataset
 from bnlab.loop import CompiledLoop
 from bnlab.models import build_model
 from bnlab.optimizers import build_optimizer
@@ -31,7 +32,7 @@ KEPT = 8  # compiled models kept per process (a sweep's worker alternates betwee
 class Compiled:
     """A compiled model, its traced loop and the data the loop holds."""
 
-    data: FashionMNIST  # what the loop trains on: the dataset passed to `train`, or its subset
+    data: Dataset  # what the loop trains on: the dataset passed to `train`, or its subset
     model: keras.Model
     loop: CompiledLoop
     optimizer_start: list[np.ndarray]  # the optimizer's variables when it was new
@@ -40,9 +41,9 @@ class Compiled:
 _kept: OrderedDict[tuple, Compiled] = OrderedDict()
 
 
-def fingerprint(data: FashionMNIST) -> str:
+def fingerprint(data: Dataset) -> str:
     """Which dataset this is, cheaply: every label and a sample of pixels. A Ray worker gets a
-    new `FashionMNIST` object for each trial (from the object store), so identity will not do."""
+    new `Dataset` object for each trial (from the object store), so identity will not do."""
     digest = hashlib.blake2b(data.source.encode(), digest_size=16)
     for split in (data.train, data.validation, data.test):
         digest.update(np.ascontiguousarray(split.y).tobytes())
@@ -50,12 +51,18 @@ def fingerprint(data: FashionMNIST) -> str:
     return digest.hexdigest()
 
 
-def _key(config: TrialConfig, data: FashionMNIST) -> tuple:
+def _arch_identity(config: TrialConfig):
+    """A user's architecture is its builder: registered again under the same name, it may be
+    another model."""
+    return getattr(ARCHS[config.arch], "builder", None)
+
+
+def _key(config: TrialConfig, data: Dataset) -> tuple:
     shape = (*config.model_fields.items(), config.optimizer, config.batch_size, config.subset)
-    return (*shape, fingerprint(data))
+    return (*shape, _arch_identity(config), fingerprint(data))
 
 
-def compiled_for(config: TrialConfig, data: FashionMNIST, reuse: bool) -> Compiled:
+def compiled_for(config: TrialConfig, data: Dataset, reuse: bool) -> Compiled:
     """A compiled model and loop for `config`, set to its seed's initial state and its lr.
 
     Args:
@@ -80,9 +87,9 @@ def compiled_for(config: TrialConfig, data: FashionMNIST, reuse: bool) -> Compil
     return fresh
 
 
-def _build(config: TrialConfig, data: FashionMNIST) -> Compiled:
+def _build(config: TrialConfig, data: Dataset) -> Compiled:
     used = data.subset(*config.subset) if config.subset is not None else data
-    model = build_model(config, seed=config.seed)
+    model = build_model(config, seed=config.seed, data=data.shape)
     model.compile(
         optimizer=build_optimizer(config.optimizer, config.lr),
         loss="sparse_categorical_crossentropy",
@@ -99,11 +106,11 @@ _initial: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
 INITIAL_KEPT_BYTES = 256 * 2**20
 
 
-def _initial_weights(config: TrialConfig) -> list[np.ndarray]:
-    key = (*config.model_fields.items(), config.seed)
+def _initial_weights(config: TrialConfig, data: Dataset) -> list[np.ndarray]:
+    key = (*config.model_fields.items(), data.shape, _arch_identity(config), config.seed)
     weights = _initial.get(key)
     if weights is None:
-        weights = build_model(config, seed=config.seed).get_weights()
+        weights = build_model(config, seed=config.seed, data=data.shape).get_weights()
         _initial[key] = weights
         while sum(w.nbytes for ws in _initial.values() for w in ws) > INITIAL_KEPT_BYTES:
             _initial.popitem(last=False)
@@ -112,7 +119,7 @@ def _initial_weights(config: TrialConfig) -> list[np.ndarray]:
 
 
 def _reset(kept: Compiled, config: TrialConfig) -> None:
-    kept.model.set_weights(_initial_weights(config))
+    kept.model.set_weights(_initial_weights(config, kept.data))
     optimizer = kept.model.optimizer
     for variable, value in zip(optimizer.variables, kept.optimizer_start, strict=True):
         variable.assign(value)

@@ -1,4 +1,5 @@
-"""Fashion-MNIST: find, verify and split the four IDX files.
+"""Datasets: Fashion-MNIST found, verified and split from its four IDX files, and the `Dataset`
+every trial trains on (a user's own arrays come through `bnlab.user_data`).
 
 Pixels stay uint8 (4x smaller than float32) until a model needs them; `Split.float_x()`
 gives inputs scaled to [0, 1] as in the reference study.
@@ -13,6 +14,7 @@ import os
 import socket
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 VALIDATION_SIZE = 5000
+IMAGE_SIDE = 28
 SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The same origin keras.datasets.fashion_mnist downloads from; BNLAB_DATA_URL points at a mirror.
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -86,12 +89,28 @@ _HOW_TO_FIX = (
 
 
 class DatasetError(RuntimeError):
-    """The Fashion-MNIST files are missing or corrupt."""
+    """A dataset's files are missing, corrupt or not what a study can use."""
 
 
 @dataclass(frozen=True)
+class DataShape:
+    """What a model needs to know of its data: one example's shape and the number of classes."""
+
+    input_shape: tuple[int, ...] = (IMAGE_SIDE, IMAGE_SIDE)
+    num_classes: int = len(CLASS_NAMES)
+
+    def words(self) -> str:
+        """'28x28, 10 classes'."""
+        return f"{'x'.join(map(str, self.input_shape))}, {self.num_classes} classes"
+
+
+FASHION_MNIST_SHAPE = DataShape()
+
+
+@dataclass(frozen=True, repr=False)
 class Split:
-    """Images (N, 28, 28) uint8 and labels (N,) uint8."""
+    """Inputs (N, ...) and integer labels (N,): uint8 pixels (scaled to [0, 1] for a model) or
+    float32 features (fed as they are)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -99,21 +118,58 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.x.shape[1:])) or "scalar"
+        return f"Split({len(self)} examples of {shape} {self.x.dtype}, labels {self.y.dtype})"
+
     def float_x(self) -> np.ndarray:
-        """Inputs as float32 in [0, 1], as the reference study feeds them."""
-        return self.x.astype(np.float32) / 255.0
+        """Inputs as float32: pixels scaled to [0, 1], as the reference study feeds them;
+        features as they are."""
+        if self.x.dtype == np.uint8:
+            return self.x.astype(np.float32) / 255.0
+        return self.x.astype(np.float32)
 
 
-@dataclass(frozen=True)
-class FashionMNIST:
-    """The train / validation / test splits and where they were read from."""
+@dataclass(frozen=True, repr=False, eq=False)
+class Dataset:
+    """The train / validation / test splits, where they were read from and what they are.
+
+    Attributes:
+        train, validation, test: The splits.
+        source: Where the data came from (a folder, a file or a storage URI).
+        name: A short name for reports ('fashion-mnist', or the file's name).
+        num_classes: The classifier's outputs; labels are 0 .. num_classes - 1.
+    """
 
     train: Split
     validation: Split
     test: Split
     source: str
+    name: str = "fashion-mnist"
+    num_classes: int = len(CLASS_NAMES)
 
-    def subset(self, n_train: int, n_validation: int, seed: int = 0) -> FashionMNIST:
+    def __repr__(self) -> str:
+        sizes = f"{len(self.train)} / {len(self.validation)} / {len(self.test)}"
+        return (
+            f"Dataset({self.name!r}: train / validation / test {sizes}, "
+            f"{self.shape.words()}, {self.train.x.dtype}; from {self.source})"
+        )
+
+    @property
+    def shape(self) -> DataShape:
+        return DataShape(tuple(int(n) for n in self.train.x.shape[1:]), self.num_classes)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A SHA-256 of every array (shape, type and content): the same data, the same value."""
+        digest = hashlib.sha256()
+        for split in (self.train, self.validation, self.test):
+            for array in (split.x, split.y):
+                digest.update(f"{array.dtype.str}{array.shape}".encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def subset(self, n_train: int, n_validation: int, seed: int = 0) -> Dataset:
         """A deterministic class-stratified subset of train and validation; test is kept whole.
 
         Args:
@@ -122,14 +178,21 @@ class FashionMNIST:
             seed: Chooses which examples; the same seed gives the same subset.
 
         Raises:
-            ValueError: If a size is below 10 (one per class) or above the split's size.
+            ValueError: If a size is below the number of classes (one each) or above the
+                split's size.
         """
-        return FashionMNIST(
-            train=_stratified(self.train, n_train, seed, "n_train"),
-            validation=_stratified(self.validation, n_validation, seed + 1, "n_validation"),
+        low = self.num_classes
+        return Dataset(
+            train=_stratified(self.train, n_train, seed, "n_train", low),
+            validation=_stratified(self.validation, n_validation, seed + 1, "n_validation", low),
             test=self.test,
             source=self.source,
+            name=self.name,
+            num_classes=self.num_classes,
         )
+
+
+FashionMNIST = Dataset  # the name the first versions used
 
 
 def load_fashion_mnist(
@@ -137,7 +200,7 @@ def load_fashion_mnist(
     *,
     subset: tuple[int, int] | None = None,
     download: bool = True,
-) -> FashionMNIST:
+) -> Dataset:
     """Load Fashion-MNIST: 55,000 train / 5,000 validation / 10,000 test, uint8 pixels.
 
     The validation split is the first 5,000 images of the training file, as in the reference.
@@ -183,7 +246,7 @@ def load_fashion_mnist(
         key: _read_idx(path, _FILES[key], searched) for key, path in _find_all(folder).items()
     }
     images, labels = arrays["train_images"], arrays["train_labels"]
-    data = FashionMNIST(
+    data = Dataset(
         train=Split(images[VALIDATION_SIZE:], labels[VALIDATION_SIZE:]),
         validation=Split(images[:VALIDATION_SIZE], labels[:VALIDATION_SIZE]),
         test=Split(arrays["test_images"], arrays["test_labels"]),
@@ -316,12 +379,13 @@ def _download_with_keras() -> tuple[Path | None, str]:
     return Path(path).parent, ""
 
 
-def _stratified(split: Split, n: int, seed: int, name: str) -> Split:
+def _stratified(split: Split, n: int, seed: int, name: str, low: int) -> Split:
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"The '{name}' parameter must be an int. Got {n!r} instead.")
-    if not 10 <= n <= len(split):
+    if not low <= n <= len(split):
         raise ValueError(
-            f"The '{name}' parameter must be an int in [10, {len(split)}]. Got {n!r} instead."
+            f"The '{name}' parameter must be an int in [{low}, {len(split)}] (at least one "
+            f"example per class). Got {n!r} instead."
         )
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(split.y, return_counts=True)

@@ -18,8 +18,11 @@ from keras import losses
 EVAL_BATCH_SIZE = 1024
 
 
-def _pixels(images_u8: tf.Tensor) -> tf.Tensor:
-    return tf.cast(images_u8, tf.float32) / 255.0
+def _inputs(x: tf.Tensor) -> tf.Tensor:
+    """What the model sees: uint8 pixels scaled to [0, 1], other inputs as float32."""
+    if x.dtype == tf.uint8:
+        return tf.cast(x, tf.float32) / 255.0
+    return tf.cast(x, tf.float32)
 
 
 class CompiledLoop:
@@ -27,7 +30,7 @@ class CompiledLoop:
 
     Args:
         model: A Keras model compiled with its optimizer (`model.optimizer`).
-        train_x: Training images, uint8 (N, 28, 28).
+        train_x: Training inputs: uint8 pixels (N, 28, 28) or float32 features of any shape.
         train_y: Training labels (N,).
         batch_size: Examples per optimizer step; the last batch of an epoch may be smaller.
         seed: With the epoch number, fixes the shuffle order (stateless: a resumed run sees the
@@ -56,7 +59,7 @@ class CompiledLoop:
         self._evaluate = tf.function(
             functools.partial(CompiledLoop._eval, self),
             input_signature=[
-                tf.TensorSpec([None, *train_x.shape[1:]], tf.uint8),
+                tf.TensorSpec([None, *train_x.shape[1:]], tf.as_dtype(train_x.dtype)),
                 tf.TensorSpec([None], tf.int32),
             ],
             jit_compile=False,
@@ -90,7 +93,7 @@ class CompiledLoop:
         seen = tf.constant(0.0)
         for step in tf.range(self.steps):
             index = order[step * self._batch : (step + 1) * self._batch]
-            x, y = _pixels(tf.gather(self._x, index)), tf.gather(self._y, index)
+            x, y = _inputs(tf.gather(self._x, index)), tf.gather(self._y, index)
             with tf.GradientTape() as tape:
                 probs = model(x, training=True)
                 loss = tf.reduce_mean(losses.sparse_categorical_crossentropy(y, probs))
@@ -109,7 +112,7 @@ class CompiledLoop:
         loss_sum = tf.constant(0.0)
         correct = tf.constant(0.0)
         for start in tf.range(0, n, EVAL_BATCH_SIZE):
-            xb = _pixels(x_u8[start : start + EVAL_BATCH_SIZE])
+            xb = _inputs(x_u8[start : start + EVAL_BATCH_SIZE])
             yb = y[start : start + EVAL_BATCH_SIZE]
             probs = self.model(xb, training=False)
             loss_sum += tf.reduce_sum(losses.sparse_categorical_crossentropy(yb, probs))

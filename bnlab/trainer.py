@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from bnlab.compiled import compiled_for
 from bnlab.config import TrialConfig
-from bnlab.data import FashionMNIST
+from bnlab.data import Dataset
 from bnlab.models import ParamCounts, count_params, describe_model
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -144,7 +144,7 @@ def enable_gpu_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def _restore(model, state: TrainState, config: TrialConfig) -> None:
+def _restore(model, state: TrainState, config: TrialConfig, data: Dataset) -> None:
     if not 0 <= state.epoch <= config.epochs:
         raise ValueError(
             f"The 'initial_state' epoch must be in [0, {config.epochs}]. Got {state.epoch} instead."
@@ -153,7 +153,7 @@ def _restore(model, state: TrainState, config: TrialConfig) -> None:
     if [tuple(w.shape) for w in state.weights] != expected:
         raise ValueError(
             "The 'initial_state' weights do not fit this model "
-            f"({describe_model(config).line()}): was it saved from another configuration?"
+            f"({describe_model(config, data.shape).line()}): was it saved from another configuration?"
         )
     model.set_weights(state.weights)
     model.optimizer.build(model.trainable_variables)
@@ -170,8 +170,8 @@ def _check_arguments(config, data, callbacks, initial_state) -> None:
 
     if not isinstance(config, TrialConfig):
         raise wrong("config", "a bnlab.TrialConfig (e.g. TrialConfig(lr=0.01))", config)
-    if not isinstance(data, FashionMNIST):
-        raise wrong("data", "a bnlab.FashionMNIST from bnlab.load_fashion_mnist()", data)
+    if not isinstance(data, Dataset):
+        raise wrong("data", "a bnlab.Dataset from bnlab.load_fashion_mnist() or bnlab.load_dataset()", data)  # fmt: skip
     if isinstance(callbacks, keras.callbacks.Callback) or not isinstance(callbacks, Sequence):
         raise wrong("callbacks", "a list of keras.callbacks.Callback", callbacks)
     for callback in callbacks:
@@ -183,7 +183,7 @@ def _check_arguments(config, data, callbacks, initial_state) -> None:
 
 def train(
     config: TrialConfig,
-    data: FashionMNIST,
+    data: Dataset,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     threads: int | None = None,
     initial_state: TrainState | None = None,
@@ -194,7 +194,7 @@ def train(
 
     Args:
         config: The trial; `config.subset`, if set, is taken from `data` first.
-        data: The full dataset from `load_fashion_mnist()`.
+        data: The full dataset from `load_fashion_mnist()` or `load_dataset()`.
         callbacks: Keras callbacks; their `on_epoch_end` logs hold Keras' metric names plus
             `epoch_seconds`. Use `TrainState.capture(self.model, history)` to checkpoint.
         threads: Cap TensorFlow's threads (see `set_threads`); None leaves TensorFlow's default.
@@ -224,7 +224,7 @@ def train(
     model, loop, data = compiled.model, compiled.loop, compiled.data
     history = [dict(row) for row in initial_state.history] if initial_state else []
     if initial_state is not None:
-        _restore(model, initial_state, config)
+        _restore(model, initial_state, config, data)
     first_epoch = initial_state.epoch if initial_state is not None else 0
     if first_epoch < config.epochs and not _diverged(history):
         _run_epochs(loop, config, data, first_epoch, history, callbacks, verbose)

@@ -86,14 +86,26 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
         "nodes": int(trials["node_id"].nunique()),
         "hostnames": ", ".join(sorted(map(str, trials["hostname"].dropna().unique()))),
         "resources": f"{spec.get('cpus_per_trial')} CPU, {spec.get('gpus_per_trial')} GPU per trial",
-        "dataset": spec.get("data_source")
-        or spec.get("data_dir")
-        or "first of $BNLAB_DATA_DIR, /usr/share/datasets/fashion-mnist, Keras cache",
-        "subset": spec.get("subset") or "full (55,000 / 5,000 / 10,000)",
+        "dataset": _dataset_words(spec),
+        "subset": spec.get("subset")
+        or ("full" if spec.get("data") else "full (55,000 / 5,000 / 10,000)"),
         "wall": f"{wall_seconds / 60:.1f} min"
         if wall_seconds and math.isfinite(wall_seconds)
         else "n/a",
     }
+
+
+def _dataset_words(spec: dict) -> str:
+    """Which data the run trained on: a user's file with its shape, or Fashion-MNIST's folder."""
+    if spec.get("data"):
+        sizes = " / ".join(map(str, spec.get("data_sizes") or ()))
+        shape = "x".join(map(str, spec.get("data_shape") or ()))
+        return f"{spec['data']} (train / validation / test {sizes}; {shape}, {spec.get('num_classes')} classes; SHA-256 {str(spec.get('data_fingerprint'))[:16]}...)"  # fmt: skip
+    return (
+        spec.get("data_source")
+        or spec.get("data_dir")
+        or "Fashion-MNIST: first of $BNLAB_DATA_DIR, /usr/share/datasets/fashion-mnist, Keras cache"
+    )
 
 
 def _varying(best: pd.DataFrame) -> list[str]:

@@ -26,7 +26,7 @@ from reports.console import error, guard_streams, say, stdout_lost
 from sweeps import room
 from sweeps.grid import model_label, small_batch_warning
 from sweeps.run_folder import SPEC_FILE, folder_identity, remove_remade, run_lock
-from sweeps.spec import SpecError, SweepSpec, parse_spec
+from sweeps.spec import SpecError, SweepSpec, loaded_data, parse_spec
 
 
 class RunStopped(RuntimeError):
@@ -51,11 +51,15 @@ def print_plan(spec: SweepSpec, every_trial: bool = True) -> None:
         f"{spec.gpus_per_trial:g} GPU; at most {spec.max_concurrent or 'as many as fit'} at once",
         f"results: {spec.run_location}{' (resuming)' if spec.resume else ''}",
     ]
+    if spec.data:
+        n_train, n_val, n_test = spec.data_sizes
+        lines.append(f"data: {spec.data} (train / validation / test {n_train} / {n_val} / {n_test}, {spec.shape.words()})")  # fmt: skip
     if every_trial:
         models = {}
         for config in spec.variants():
             models[tuple(config.model_fields.values())] = f"m{len(models) + 1}"
-            lines.append(f"{models[tuple(config.model_fields.values())]:<5} {_model_line(config)}")
+            label = models[tuple(config.model_fields.values())]
+            lines.append(f"{label:<5} {_model_line(config, spec.shape)}")
         lines.append(
             f"{'#':>3}  {'model':<5} {'placement':<18} {'lr':>8} {'seed':>4} {'epochs':>6} "
             f"{'batch':>5} optimizer"
@@ -68,9 +72,9 @@ def print_plan(spec: SweepSpec, every_trial: bool = True) -> None:
     say(*lines)
 
 
-def _model_line(config) -> str:
+def _model_line(config, shape) -> str:
     """A model's words, layers and parameter count on one line."""
-    description = describe_model(config)
+    description = describe_model(config, shape)
     params = description.params
     frozen = f" ({params.non_trainable:,} non-trainable)" if params.non_trainable else ""
     return f"{model_label(config)}: {description.line()}; {params.total:,} parameters{frozen}"
@@ -171,7 +175,7 @@ def _warn(spec: SweepSpec) -> None:
     in memory together, batch norm on one-example batches."""
     if spec.address is None:
         slots = spec.max_concurrent or max(1, (spec.num_cpus or 1) // spec.cpus_per_trial)
-        _, warning = room.memory_problem(spec.trial_configs(), slots)
+        _, warning = room.memory_problem(spec.trial_configs(), slots, spec.shape)
         if warning:
             error(warning)
     warning = small_batch_warning(spec)
@@ -190,7 +194,7 @@ def execute(spec: SweepSpec) -> int:
         RunStopped: A fault of the environment stopped the sweep (exit code 2).
     """
     try:
-        data = load_fashion_mnist(spec.data_dir)
+        data = loaded_data(spec) if spec.data else load_fashion_mnist(spec.data_dir)
         with run_lock(_lock_folder(spec)):
             return _run(spec, data)
     except KeyboardInterrupt:

@@ -53,6 +53,9 @@ GRID_FLAGS = {
     "settle": "--settle",
     "max_seeds": "--max-seeds",
     "margin": "--margin",
+    "data": "--data",
+    "val_size": "--val-size",
+    "arch_module": "--arch-module",
 }
 GRID_FIELDS = tuple(GRID_FLAGS)
 QUICK_FIELDS = ("seeds", "epochs", "subset")
@@ -196,7 +199,6 @@ def parse_grid(args, argv: list[str]) -> dict[str, Any]:
         grid.update(_preset(args.preset, grid["placements"], argv))
     _check_unused(grid, argv)
     check_groups(grid)
-    _check_batch_sizes(grid)
     return grid
 
 
@@ -214,19 +216,6 @@ def _check_unused(grid: dict[str, Any], argv: list[str]) -> None:
         raise SpecError(
             "--groups: only the group norm uses it, and no model of the grid has one; drop "
             "--groups or add group to --norms (with a placement that normalizes)."
-        )
-
-
-def _check_batch_sizes(grid: dict[str, Any]) -> None:
-    """A batch larger than the training examples would be one smaller batch: refuse it."""
-    if grid["subset"] is None:
-        return  # the full data: TrialConfig's own limit is its training split
-    n_train = grid["subset"][0]
-    too_big = [b for b in grid["batch_sizes"] if b > n_train]
-    if too_big:
-        raise SpecError(
-            f"--batch-sizes: {too_big[0]} is more than the {n_train} training examples of "
-            f"--subset {','.join(map(str, grid['subset']))}; use at most {n_train}."
         )
 
 
@@ -320,11 +309,12 @@ def trial_configs(grid) -> list[TrialConfig]:
 def model_label(config: TrialConfig) -> str:
     """A model in a few words: 'mlp 300x100, before_activation batch, relu, input none'."""
     sizes = "x".join(map(str, config.hidden if config.arch == "mlp" else config.conv))
+    sizes = f" {sizes}" if sizes else ""  # a user's architecture has no size flag
     norm = f" {config.norm}" if config.norm != "none" else ""
     groups = f"({config.groups})" if config.groups is not None else ""
     preset = f", preset {config.preset}" if config.preset else ""
     return (
-        f"{config.arch} {sizes}, {config.placement}{norm}{groups}, {config.activation}, "
+        f"{config.arch}{sizes}, {config.placement}{norm}{groups}, {config.activation}, "
         f"input {config.input_norm}{preset}"
     )
 

@@ -1,8 +1,11 @@
-"""Before any trial on a multi-node cluster: does every node see the storage the driver sees?
+"""Before any trial on a multi-node cluster: does every node see the storage the driver sees,
+and can every node import the user's `--arch-module`?
 
 Ray Tune needs the run's storage reachable from every node; a folder that exists only on the
 driver's machine makes checkpoints written elsewhere fail mid-sweep. The driver writes a marker
-file into the run's storage and a small task pinned to each alive node reads it back.
+file into the run's storage and a small task pinned to each alive node reads it back. A module
+that only the driver's machine has would fail every trial placed elsewhere: a small task on
+each node imports it first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,52 @@ def _sees(location: str, token: str) -> tuple[bool, str]:
     return text == token, "" if text == token else "it holds another sweep's marker"
 
 
+@ray.remote(num_cpus=0, max_retries=0)
+def _imports(module: str) -> tuple[bool, str]:
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except Exception as err:  # any failure to import is the answer, reported to the driver
+        return False, f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    return True, ""
+
+
+def _on_every_node(task, *args) -> list[tuple[dict, bool, str]]:
+    """Run `task` once on each alive node: (node, ok, why) each, 'no answer in time' where it
+    did not answer."""
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    pending = {
+        task.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        ).remote(*args): n
+        for n in nodes
+    }
+    ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=PREFLIGHT_TIMEOUT_S)
+    return [
+        (node, *(ray.get(ref) if ref in ready else (False, "no answer in time")))
+        for ref, node in pending.items()
+    ]
+
+
+def _where(node: dict) -> str:
+    return f"{node['NodeManagerAddress']} (node {node['NodeID'][:12]})"
+
+
+def check_module(module: str) -> None:
+    """Refuse an --arch-module some alive node cannot import (every node runs trials).
+
+    Raises:
+        SpecError: Naming the first node that cannot, and why.
+    """
+    for node, ok, why in _on_every_node(_imports, module):
+        if not ok:
+            raise SpecError(
+                f"--arch-module: node {_where(node)} cannot import {module!r} ({why}); install "
+                "it on every node, or put it where every node's PYTHONPATH finds it."
+            )
+
+
 def check_shared_storage(run_location: str) -> None:
     """Refuse storage some alive node cannot see; a single-node cluster needs no check.
 
@@ -45,20 +94,11 @@ def check_shared_storage(run_location: str) -> None:
     marker = storage.join(run_location, f".preflight-{token}")
     storage.write_text(marker, token)
     try:
-        pending = {
-            _sees.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-            ).remote(marker, token): n
-            for n in nodes
-        }
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=PREFLIGHT_TIMEOUT_S)
-        for ref, node in pending.items():
-            ok, why = ray.get(ref) if ref in ready else (False, "no answer in time")
+        for node, ok, why in _on_every_node(_sees, marker, token):
             if not ok:
-                where = f"{node['NodeManagerAddress']} (node {node['NodeID'][:12]})"
                 raise SpecError(
-                    f"--output-dir: node {where} does not see {run_location!r}, which the driver "
-                    f"on {socket.gethostname()} sees: {why}; {FIX}."
+                    f"--output-dir: node {_where(node)} does not see {run_location!r}, which the "
+                    f"driver on {socket.gethostname()} sees: {why}; {FIX}."
                 )
     finally:
         _remove(marker)

@@ -10,6 +10,7 @@ the results written so far are whole, instead of letting every write fail.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from bnlab import TrialConfig, describe_model
+from bnlab import DataShape, TrialConfig, describe_model
 from sweeps.run_folder import SPEC_FILE
 
 MB = 1024 * 1024
@@ -29,35 +30,38 @@ MIN_FREE = 32 * MB  # below this free space, no run starts, and a running one st
 CHECK_EVERY_S = 2.0
 
 
-def checkpoint_bytes(config: TrialConfig) -> int:
+def checkpoint_bytes(config: TrialConfig, shape: DataShape) -> int:
     """A checkpoint of `config`'s model: its weights and optimizer slots, float32."""
-    params = describe_model(config).params.total
+    params = describe_model(config, shape).params.total
     return 4 * params * (1 + OPTIMIZER_SLOTS.get(config.optimizer, 2))
 
 
-def memory_bytes(config: TrialConfig) -> int:
+def memory_bytes(config: TrialConfig, shape: DataShape) -> int:
     """A rough ceiling of a trial's memory beyond TensorFlow itself: weights, gradients and
     optimizer slots, a checkpoint being written, and the activations of a batch."""
-    params = describe_model(config).params.total
-    widths = sum(config.hidden) + 28 * 28 * sum(config.conv) // 4
+    params = describe_model(config, shape).params.total
+    pixels = math.prod(shape.input_shape[:2])
+    widths = sum(config.hidden) + pixels * sum(config.conv) // 4 + math.prod(shape.input_shape)
     return 4 * params * (3 + OPTIMIZER_SLOTS.get(config.optimizer, 2)) + 4 * config.batch_size * widths * 4  # fmt: skip
 
 
-def disk_needed(configs: list[TrialConfig], slots: int) -> int:
+def disk_needed(configs: list[TrialConfig], slots: int, shape: DataShape) -> int:
     """Free space a run should start with: every trial's results and last checkpoints, the
     largest checkpoints of the trials running at once being written twice, and `MIN_FREE`."""
-    largest = max((checkpoint_bytes(c) for c in configs), default=0)
-    kept = sum(CHECKPOINTS_KEPT * checkpoint_bytes(c) + RESULTS_PER_TRIAL for c in configs)
+    largest = max((checkpoint_bytes(c, shape) for c in configs), default=0)
+    kept = sum(CHECKPOINTS_KEPT * checkpoint_bytes(c, shape) + RESULTS_PER_TRIAL for c in configs)
     return MIN_FREE + kept + 2 * slots * largest
 
 
-def disk_problem(folder: Path, configs: list[TrialConfig], slots: int) -> str | None:
+def disk_problem(
+    folder: Path, configs: list[TrialConfig], slots: int, shape: DataShape
+) -> str | None:
     """Why `folder` (a local run folder, or where it will be made) has too little free space."""
     existing = folder
     while not existing.exists():
         existing = existing.parent
     free = shutil.disk_usage(existing).free
-    needed = disk_needed(configs, slots)
+    needed = disk_needed(configs, slots, shape)
     if free >= needed:
         return None
     return (
@@ -67,10 +71,12 @@ def disk_problem(folder: Path, configs: list[TrialConfig], slots: int) -> str | 
     )
 
 
-def memory_problem(configs: list[TrialConfig], slots: int) -> tuple[str | None, str | None]:
+def memory_problem(
+    configs: list[TrialConfig], slots: int, shape: DataShape
+) -> tuple[str | None, str | None]:
     """(refusal, warning): trials that cannot fit in this machine's memory together, or that
     take a large share of it."""
-    largest = max((memory_bytes(c) for c in configs), default=0)
+    largest = max((memory_bytes(c, shape) for c in configs), default=0)
     total = psutil.virtual_memory().total
     at_once = largest * slots
     words = (

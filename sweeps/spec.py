@@ -21,7 +21,10 @@ from typing import Any
 
 from pyarrow import fs as pafs
 
-from bnlab import TrialConfig
+from bnlab import DatasetError, DataShape, TrialConfig, describe_model, load_dataset
+from bnlab.data import FASHION_MNIST_SHAPE, VALIDATION_SIZE
+from bnlab.user_archs import import_arch_module
+from bnlab.user_data import DEFAULT_VAL_SIZE
 from reports import report_folder, storage
 from sweeps import grid as grid_flags
 from sweeps import room
@@ -41,6 +44,7 @@ from sweeps.values import MAX_SEEDS as MAX_SEEDS_LIMIT
 from sweeps.values import SpecError, parse_address, parse_number
 
 MAX_SEEDS = 30  # --settle's default budget per cell
+FASHION_MNIST_SIZES = (60000 - VALIDATION_SIZE, VALIDATION_SIZE, 10000)
 # Two models within 0.3 accuracy points count as equivalent: about one seed's own spread of a
 # model's final accuracy here (the default study's seed SDs are 0.002-0.006), a difference no
 # single run could show.
@@ -88,6 +92,19 @@ class SweepSpec:
     margin: float = MARGIN_POINTS
     quiet: bool = False
     address_source: str = "--address"  # or RAY_ADDRESS, for the messages
+    # A user's dataset (--data: a .npz file or URI) and what it is; None: Fashion-MNIST.
+    data: str | None = None
+    val_size: float = DEFAULT_VAL_SIZE
+    data_fingerprint: str | None = None
+    data_shape: tuple[int, ...] = FASHION_MNIST_SHAPE.input_shape
+    num_classes: int = FASHION_MNIST_SHAPE.num_classes
+    data_sizes: tuple[int, int, int] = FASHION_MNIST_SIZES
+    arch_module: str | None = None  # imported before the grid is read, and on every node
+
+    @property
+    def shape(self) -> DataShape:
+        """The shape and classes of the data every model of the grid is made for."""
+        return DataShape(self.data_shape, self.num_classes)
 
     @property
     def report_location(self) -> Path:
@@ -176,6 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
     grid_flags.add_arguments(parser)
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
+    data.add_argument(
+        "--data",
+        help="your own dataset instead of Fashion-MNIST: a .npz file (or storage URI) with "
+        "x_train, y_train, x_test, y_test and optionally x_val, y_val (see docs/own-data.md)",
+    )
+    data.add_argument(
+        "--val-size",
+        default=str(DEFAULT_VAL_SIZE),
+        help="with --data and no x_val: the validation split taken from the end of the training "
+        "arrays, a fraction in (0, 1) or a count",
+    )
+    data.add_argument(
+        "--arch-module",
+        help="a Python module (dotted name) that registers your own architectures for --archs "
+        "(bnlab.register_arch); it must import on every node",
+    )
     data.add_argument(
         "--subset", help="N_TRAIN,N_VALIDATION: a stratified subset, the same for every trial"
     )
@@ -299,11 +332,14 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         SpecError: For any bad value; its message names the flag, the value and what is allowed.
     """
     args = build_parser().parse_args(argv)
+    if args.arch_module is not None:
+        _import_archs(args.arch_module, "--arch-module")
     grid = grid_flags.parse_grid(args, argv)
     grid.update(_parse_settling(args, argv, grid["seeds"], grid["placements"]))
     grid_flags.check_size(grid)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SpecError(f"--data-dir: {args.data_dir!r} is not a directory.")
+    data = _parse_data(args, argv)
 
     cpus = parse_number("--cpus-per-trial", args.cpus_per_trial, int, 1, "an int >= 1")
     gpus = parse_number("--gpus-per-trial", args.gpus_per_trial, float, 0, "a number >= 0")
@@ -370,6 +406,8 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         verbose=args.verbose,
         quiet=args.quiet,
         address_source=source,
+        arch_module=args.arch_module,
+        **data,
     )
     if spec.report:
         protected = () if spec.remote else (spec.run_dir, Path(spec.output_dir))
@@ -386,8 +424,104 @@ def parse_spec(argv: list[str]) -> SweepSpec:
         flag = "--resume" if args.resume else "--name"
         explicit = _explicit_grid_fields(argv)
         spec = _resumed(spec, run, explicit, args.data_dir is not None, flag)
+    _check_data_fit(spec)
     _check_room(spec)
     return spec
+
+
+def _import_archs(module: str, flag: str) -> None:
+    try:
+        import_arch_module(module)
+    except ValueError as err:
+        raise SpecError(f"{flag}: {err}") from None
+
+
+# Datasets read while checking the flags, kept for the sweep that follows in this process.
+_loaded: dict[tuple, object] = {}
+
+
+def _data_key(source: str, val_size: float) -> tuple:
+    """A dataset read once per process, again if its local file changed since."""
+    try:
+        found = os.stat(source)
+        return source, val_size, found.st_mtime_ns, found.st_size
+    except OSError:  # a URI, or a file gone (reading it says so)
+        return source, val_size
+
+
+def loaded_data(spec: SweepSpec):
+    """The user's dataset the spec names, as read (and checked) when it was parsed."""
+    key = _data_key(spec.data, spec.val_size)
+    if key not in _loaded:
+        _loaded[key] = _read_data(spec.data, spec.val_size)
+    return _loaded[key]
+
+
+def _read_data(source: str, val_size: float):
+    try:
+        return load_dataset(source, val_size)
+    except DatasetError as err:
+        raise SpecError(f"--data: {err}") from None
+
+
+def _parse_data(args, argv: list[str]) -> dict[str, Any]:
+    """The SweepSpec fields of --data: where, how it is split and what it is."""
+    val_size = parse_number("--val-size", args.val_size, float, 0, "a fraction in (0, 1) or a count >= 1")  # fmt: skip
+    if val_size == 0 or (val_size >= 1 and val_size != int(val_size)):
+        raise SpecError(f"--val-size: {args.val_size!r} is not a fraction in (0, 1) or a count >= 1.")  # fmt: skip
+    val_size = int(val_size) if val_size >= 1 else val_size
+    if args.data is None:
+        if explicit(argv, "--val-size"):
+            raise SpecError("--val-size: it splits --data's training arrays; add --data.")
+        return {}
+    if args.data_dir is not None:
+        raise SpecError("--data: give --data (your .npz) or --data-dir (Fashion-MNIST's folder), not both.")  # fmt: skip
+    source = args.data if storage.is_uri(args.data) else str(Path(args.data).resolve())
+    return data_facts(source, val_size)
+
+
+def data_facts(source: str, val_size: float) -> dict[str, Any]:
+    """What the spec keeps of a user's dataset (reading it, once per process)."""
+    key = _data_key(source, val_size)
+    _loaded[key] = dataset = _loaded.get(key) or _read_data(source, val_size)
+    return {
+        "data": source,
+        "val_size": val_size,
+        "data_fingerprint": dataset.fingerprint,
+        "data_shape": dataset.shape.input_shape,
+        "num_classes": dataset.num_classes,
+        "data_sizes": (len(dataset.train), len(dataset.validation), len(dataset.test)),
+    }
+
+
+def _check_data_fit(spec: SweepSpec) -> None:
+    """Refuse a grid its data cannot feed: a subset or a batch larger than the data's splits,
+    an architecture that does not fit its examples (a cnn on feature vectors)."""
+    n_train, n_val, _ = spec.data_sizes
+    low = spec.num_classes
+    what = "the data's" if spec.data else "Fashion-MNIST's"
+    if spec.subset is not None and not (low <= spec.subset[0] <= n_train and low <= spec.subset[1] <= n_val):  # fmt: skip
+        raise SpecError(
+            f"--subset: {grid_flags.show(spec.subset)} does not fit {what} {n_train} training "
+            f"and {n_val} validation examples; give N_TRAIN in [{low}, {n_train}] and "
+            f"N_VALIDATION in [{low}, {n_val}] (at least one per class)."
+        )
+    train = spec.subset[0] if spec.subset is not None else n_train
+    too_big = [b for b in spec.batch_sizes if b > train]
+    if too_big:
+        where = f"--subset {grid_flags.show(spec.subset)}" if spec.subset is not None else "the data" if spec.data else "Fashion-MNIST"  # fmt: skip
+        raise SpecError(
+            f"--batch-sizes: {too_big[0]} is more than the {train} training examples of "
+            f"{where}; use at most {train}."
+        )
+    for config in spec.variants():
+        try:
+            describe_model(config, spec.shape)
+        except Exception as err:  # a user's architecture may fail in any way: one line
+            raise SpecError(
+                f"--archs: {config.arch} ({config.placement}, {config.norm}, {config.activation}) "
+                f"cannot be built for {spec.shape.words()}: {' '.join(str(err).split())[:300]}"
+            ) from None
 
 
 def _check_room(spec: SweepSpec) -> None:
@@ -396,11 +530,11 @@ def _check_room(spec: SweepSpec) -> None:
     configs = spec.trial_configs()
     slots = spec.max_concurrent or max(1, (spec.num_cpus or 1) // spec.cpus_per_trial)
     if spec.address is None:
-        refusal, _ = room.memory_problem(configs, slots)
+        refusal, _ = room.memory_problem(configs, slots, spec.shape)
         if refusal:
             raise SpecError(refusal)
     if not spec.remote and not spec.dry_run:
-        problem = room.disk_problem(spec.run_dir, configs, slots)
+        problem = room.disk_problem(spec.run_dir, configs, slots, spec.shape)
         if problem:
             raise SpecError(problem)
 
@@ -472,6 +606,8 @@ def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given
             f"continue; its results can still be reported (python -m reports "
             f"{shlex.quote(run.location)}); start a new run with another --name."
         )
+    if stored_dict.get("arch_module"):  # its architectures name the stored grid's models
+        _import_archs(stored_dict["arch_module"], flag)
     try:
         stored = SweepSpec.from_dict(stored_dict)
         stored.trial_configs()  # every stored value must still be a valid config
@@ -493,7 +629,17 @@ def _resumed(spec: SweepSpec, run: RunFolder, explicit: set[str], data_dir_given
         )
     grid = {field: getattr(stored, field) for field in GRID_FIELDS}
     data_dir = spec.data_dir if data_dir_given else stored.data_dir
-    return dataclasses.replace(spec, **grid, data_dir=data_dir, resume=True)
+    facts = {}
+    if stored.data is not None:  # the same arrays, or the run's numbers would mix two datasets
+        facts = data_facts(stored.data, stored.val_size)
+        if facts["data_fingerprint"] != stored.data_fingerprint:
+            raise SpecError(
+                f"{flag}: the data at {stored.data!r} changed since run {spec.name!r} started "
+                f"(fingerprint {stored.data_fingerprint[:12]}..., now "
+                f"{facts['data_fingerprint'][:12]}...); continue it with the data it began "
+                "with, or start a new run with another --name."
+            )
+    return dataclasses.replace(spec, **{**grid, **facts}, data_dir=data_dir, resume=True)
 
 
 def check_fits(cpus: int, gpus: float, have_cpus: float, have_gpus: float, where: str) -> None:

@@ -19,7 +19,8 @@ from ray import tune
 from ray._private import services  # how `ray start` and `ray status` resolve 'auto'
 from ray.tune.logger import TBXLoggerCallback
 
-from bnlab import FashionMNIST, TrialConfig
+from bnlab import Dataset, TrialConfig
+from bnlab.user_archs import module_root, user_archs
 from reports import storage
 from sweeps import checkpoints, preflight, room, startup, tune_progress
 from sweeps.node_guard import NodeGuard
@@ -119,6 +120,16 @@ def start_ray(spec: SweepSpec, pressed: list, again: str, continue_with: str) ->
     return _check_cluster(spec, joined=bool(spec.address))
 
 
+def _worker_env(spec: SweepSpec) -> dict[str, str]:
+    """The trial workers' environment: quiet, and able to import the user's --arch-module from
+    where the driver imported it."""
+    env = dict(WORKER_ENV)
+    if spec.arch_module:
+        paths = [module_root(spec.arch_module), os.environ.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    return env
+
+
 def _init(spec: SweepSpec, **where) -> None:
     # Ray's and Tune's INFO lines (session started, files written, run time) only with --verbose.
     logging_level = logging.INFO if spec.verbose else logging.WARNING
@@ -126,7 +137,7 @@ def _init(spec: SweepSpec, **where) -> None:
         with _ray_processes_ignore_warnings():
             ray.init(
                 **where,
-                runtime_env={"env_vars": WORKER_ENV},
+                runtime_env={"env_vars": _worker_env(spec)},
                 log_to_driver=False,
                 logging_level=logging_level,
             )
@@ -159,6 +170,8 @@ def _check_cluster(spec: SweepSpec, joined: bool) -> dict[str, float]:
                 f"the largest node of the cluster at {spec.address or 'this process'}",
             )
             preflight.check_shared_storage(spec.run_location)
+            if spec.arch_module:
+                preflight.check_module(spec.arch_module)
         except Exception:
             if not _borrowed:
                 ray.shutdown()
@@ -229,10 +242,18 @@ def _tune_report_callback(history, trial_info, checkpoint_seconds: float, epochs
     return TuneReport()
 
 
-def run_trial(params: dict, data: FashionMNIST, checkpoint_seconds: float) -> None:
-    """Tune's function trainable: one bnlab training run, resumed from its last checkpoint."""
-    from bnlab import train
+def run_trial(
+    params: dict, data: Dataset, checkpoint_seconds: float, user_archs: dict | None = None
+) -> None:
+    """Tune's function trainable: one bnlab training run, resumed from its last checkpoint.
 
+    `user_archs`: the driver's own architectures (name -> builder), registered here as well:
+    a worker is another process, where the driver's registrations (a notebook's
+    `bnlab.register_arch`, an `--arch-module`) did not happen."""
+    from bnlab import register_arch, train
+
+    for name, builder in (user_archs or {}).items():
+        register_arch(name, builder, replace=True)
     config = TrialConfig.from_dict(params[TRIAL_KEY])
     requested = tune.get_context().get_trial_resources().required_resources
     cpus = max(1, int(requested.get("CPU", 1)))
@@ -310,10 +331,12 @@ def trial_folder_name(trial) -> str:
     return f"{c['arch']}-{c['placement']}{norm}-{c['activation']}-lr{c['lr']:g}-s{c['seed']}_{trial.trial_id}"
 
 
-def _trainable(spec: SweepSpec, data: FashionMNIST):
+def _trainable(spec: SweepSpec, data: Dataset):
     # with_parameters puts the uint8 dataset into the object store once; trials get a reference.
+    used = {c.arch for c in spec.trial_configs()}
+    builders = {name: b for name, b in user_archs().items() if name in used}
     trainable = tune.with_parameters(
-        run_trial, data=data, checkpoint_seconds=spec.checkpoint_seconds
+        run_trial, data=data, checkpoint_seconds=spec.checkpoint_seconds, user_archs=builders
     )
     return tune.with_resources(trainable, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
 
@@ -389,7 +412,7 @@ def _run_config(spec: SweepSpec, experiment: Experiment) -> tune.RunConfig:
     stop = None
     if not spec.remote:
         slots = max(1, spec.max_concurrent or spec.num_cpus or 1)
-        largest = max((room.checkpoint_bytes(c) for c in experiment.configs), default=0)
+        largest = max((room.checkpoint_bytes(c, spec.shape) for c in experiment.configs), default=0)
         stop = GuardStopper(str(spec.run_dir), room.MIN_FREE + 2 * slots * largest)
     return tune.RunConfig(
         name=experiment.name,
@@ -406,7 +429,7 @@ def _run_config(spec: SweepSpec, experiment: Experiment) -> tune.RunConfig:
 
 def run_sweep(
     spec: SweepSpec,
-    data: FashionMNIST,
+    data: Dataset,
     view: ProgressView,
     experiment: Experiment | None = None,
     earlier=(),
@@ -433,7 +456,7 @@ def _own_signal_handlers():
             signal.signal(getattr(signal, name), handler)
 
 
-def _fit(spec: SweepSpec, data: FashionMNIST, experiment: Experiment) -> tune.ResultGrid:
+def _fit(spec: SweepSpec, data: Dataset, experiment: Experiment) -> tune.ResultGrid:
     filesystem, root = _storage(experiment.under)
     path = f"{root.rstrip('/')}/{experiment.name}"
     space = param_space(experiment.configs)

@@ -123,7 +123,7 @@ def _join_shared_ray(request):
 RAY_MODULES = {
     "test_api", "test_cluster_storage", "test_fault_tolerance", "test_faults", "test_node_loss",
     "test_ray_jobs", "test_run_control", "test_settle", "test_storage_uri", "test_sweep_cli",
-    "test_terminal", "test_variants", "test_notebook",
+    "test_terminal", "test_variants", "test_notebook", "test_own_data",
 }  # fmt: skip
 # Fixtures that make a sweep on a real Ray once per test process.
 RAY_FIXTURES = {"stored_run", "run_copy", "s3_run"}
@@ -160,3 +160,26 @@ def pytest_collection_modifyitems(items):
             i.module.__name__ not in ray_modules,
         )
     )
+
+
+def write_toy_npz(path, n: int = 900, seed: int = 0) -> None:
+    """A small 3-class problem on 8x8 uint8 images, as a user's .npz: each class a faint
+    horizontal band in noise (hard enough that placements and learning rates differ)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    bands = np.zeros((3, 8, 8))
+    for c in range(3):
+        bands[c, 1 + 2 * c : 3 + 2 * c, :] = 1.0
+    x = 90 + 45 * bands[y] + 40 * rng.normal(size=(n, 8, 8))
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    split = 2 * n // 3
+    np.savez(path, x_train=x[:split], y_train=y[:split], x_test=x[split:], y_test=y[split:])
+
+
+@pytest.fixture(scope="session")
+def toy_npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "toy.npz"
+    write_toy_npz(path)
+    return path

@@ -89,13 +89,13 @@ class Cluster:
             )
         return done
 
-    def join(self, *flags, wrap=None) -> subprocess.CompletedProcess:
+    def join(self, *flags, wrap=None, env=None) -> subprocess.CompletedProcess:
         """A worker node, in an empty HOME of its own, with the head's token (`wrap(argv)` may
-        wrap its shell, e.g. in a mount namespace)."""
+        wrap its shell, e.g. in a mount namespace; `env` adds to its environment)."""
         home = Path(tempfile.mkdtemp(prefix="worker-home-", dir=self.temp_dir))
         values = {"<token>": self.token, "<head-ip>": "127.0.0.1", DOCUMENTED_PORT: str(self.port)}
         script = _script(self._worker, [*NODE, *flags], values)
-        return self._run(script, env={**self.env, "HOME": str(home)}, wrap=wrap)
+        return self._run(script, env={**self.env, "HOME": str(home), **(env or {})}, wrap=wrap)
 
     def raylets(self) -> list[psutil.Process]:
         return [p for p in self._own() if p.info["name"] == "raylet"]

@@ -162,7 +162,7 @@ def test_threads_cap_tensorflow_in_a_fresh_process():
     ("args", "kwargs", "match"),
     [
         (("placement=none", None), {}, r"'config' parameter must be a bnlab.TrialConfig.*Got str"),
-        ((TrialConfig(), {"x": 1}), {}, r"'data' parameter must be a bnlab.FashionMNIST.*Got dict"),
+        ((TrialConfig(), {"x": 1}), {}, r"'data' parameter must be a bnlab.Dataset.*Got dict"),
         ((TrialConfig(),), {"callbacks": keras.callbacks.History()}, r"'callbacks' parameter must be a list"),
         ((TrialConfig(),), {"callbacks": ["early"]}, r"'callbacks' parameter must be a list.*Got str"),
         ((TrialConfig(),), {"initial_state": {"epoch": 1}}, r"'initial_state' parameter must be None or a bnlab.TrainState"),

@@ -1,6 +1,7 @@
 """Hostile input: every bad value or folder ends in one line and exit 2, nothing written."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from sweeps import bn_placement
-from sweeps.spec import parse_spec
+from sweeps.spec import SpecError, parse_spec
 from tests.storage import CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,3 +304,54 @@ def test_a_folder_through_a_symlink_loop_is_one_line(flag, tmp_path, capsys):
     assert bn_placement.main([x for pair in flags.items() for x in pair]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {flag}: ") and "loop" in err and err.count("\n") == 1
+
+
+def _data_cases(tmp_path, toy):
+    features = tmp_path / "features.npz"
+    rng = np.random.default_rng(0)
+    np.savez(features, x_train=rng.normal(size=(50, 6)), y_train=np.arange(50) % 2,
+             x_test=rng.normal(size=(10, 6)), y_test=np.arange(10) % 2)  # fmt: skip
+    (tmp_path / "text.npz").write_text("no zip")
+    return [
+        (["--data", str(tmp_path / "none.npz")], f"--data: '{tmp_path / 'none.npz'}' does not exist; give an .npz file"),
+        (["--data", str(tmp_path / "text.npz")], "is not an .npz file; give an .npz file (numpy.savez) with x_train, y_train, x_test, y_test"),
+        (["--data", str(toy), "--data-dir", str(tmp_path)], "--data: give --data (your .npz) or --data-dir (Fashion-MNIST's folder), not both."),
+        (["--val-size", "0.2"], "--val-size: it splits --data's training arrays; add --data."),
+        (["--data", str(toy), "--val-size", "1.5"], "--val-size: '1.5' is not a fraction in (0, 1) or a count >= 1."),
+        (["--data", str(toy), "--val-size", "600"], "leaves no validation or no training split"),
+        (["--data", str(features), "--archs", "cnn"], "--archs: cnn (none, none, relu) cannot be built for 6, 2 classes: The 'conv' parameter has 2 blocks; the cnn takes at most images"),
+        (["--data", str(toy), "--subset", "1000,10"], "--subset: 1000,10 does not fit the data's 540 training and 60 validation examples; give N_TRAIN in [3, 540]"),
+        (["--data", str(toy), "--batch-sizes", "541"], "--batch-sizes: 541 is more than the 540 training examples of the data; use at most 540."),
+        (["--batch-sizes", "60000"], "--batch-sizes: 60000 is more than the 55000 training examples of Fashion-MNIST; use at most 55000."),
+        (["--arch-module", "no_such_module_here"], "--arch-module: cannot import 'no_such_module_here' (ModuleNotFoundError"),
+        (["--archs", "two_block_cnnn", "--arch-module", "tests.user_archs"], "--archs: The 'arch' parameter must be one of ['cnn', 'mlp', 'two_block_cnn']. Got 'two_block_cnnn' instead."),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_bad_data_and_architectures_are_one_line_before_anything_starts(case, tmp_path, toy_npz, capsys):  # fmt: skip
+    flags, message = _data_cases(tmp_path, toy_npz)[case]
+    out = tmp_path / "runs"
+    assert bn_placement.main([*flags, "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_a_resume_with_other_data_is_refused(tmp_path, toy_npz):
+    data = tmp_path / "mine.npz"
+    shutil.copyfile(toy_npz, data)
+    out = tmp_path / "runs"
+    spec = parse_spec(["--data", str(data), "--output-dir", str(out), "--name", "r1", "--lrs", "0.1"])  # fmt: skip
+    assert spec.data == str(data) and len(spec.data_fingerprint) == 64 and spec.num_classes == 3
+    (out / "r1").mkdir(parents=True)
+    (out / "r1" / "sweep_spec.json").write_text(json.dumps(spec.to_dict()))
+    resumed = parse_spec(["--output-dir", str(out), "--name", "r1", "--resume"])
+    assert (resumed.data, resumed.data_shape, resumed.data_sizes) == (str(data), (8, 8), (540, 60, 300))  # fmt: skip
+    arrays = dict(np.load(data))
+    arrays["x_test"][0, 0, 0] ^= 1  # one pixel
+    np.savez(data, **arrays)
+    with pytest.raises(SpecError, match=r"--resume: the data at .* changed since run 'r1' started"):
+        parse_spec(["--output-dir", str(out), "--name", "r1", "--resume"])
+    with pytest.raises(SpecError, match=r"--resume: run 'r1' was started with another grid \(--data "):  # fmt: skip
+        parse_spec(["--output-dir", str(out), "--name", "r1", "--resume", "--data", str(toy_npz)])

@@ -7,7 +7,7 @@ import pytest
 from reports import load_frames
 from sweeps.spec import SPEC_FILE
 from tests.ray_cluster import Cluster
-from tests.sweeps.conftest import TINY, run_sweep
+from tests.sweeps.conftest import TINY, TRIAL_FOLDERS, run_sweep
 
 
 @pytest.mark.shared_ray
@@ -74,6 +74,26 @@ def test_sweep_on_a_two_node_cluster_uses_both_nodes(two_node_cluster, tmp_path)
     _, trials = load_frames(out / "c")
     assert len(trials) == 4 and (trials["status"] == "completed").all()
     assert trials["node_id"].nunique() == 2
+
+
+@pytest.mark.cluster
+def test_an_arch_module_one_node_cannot_import_is_refused_naming_the_node(tmp_path, toy_npz):
+    cluster = Cluster(["--num-cpus=1", "--include-dashboard=false"])
+    try:
+        cluster.join("--num-cpus=1", env={"BNLAB_TEST_NO_DEPENDENCY": "1"})
+        out = tmp_path / "runs"
+        done = run_sweep(
+            "--address", cluster.address, "--data", str(toy_npz), "--arch-module",
+            "tests.user_archs_fragile", "--archs", "fragile_cnn", *TINY, "--subset", "300,50",
+            "--output-dir", str(out), env=cluster.driver_env, timeout=300,
+        )  # fmt: skip
+    finally:
+        cluster.stop()
+    assert done.returncode == 2, done.stderr[-3000:]
+    line = done.stderr.strip()
+    assert line.startswith("error: --arch-module: node ") and " (node " in line and "\n" not in line
+    assert "cannot import 'tests.user_archs_fragile' (ImportError: No module named 'a_dependency_of_the_architectures')" in line  # fmt: skip
+    assert not list(out.glob(f"*/{TRIAL_FOLDERS}"))
 
 
 @pytest.mark.cluster

@@ -28,20 +28,23 @@ def printable(text: str) -> str:
 
 def _devnull_onto(fd: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
+    if devnull != fd:  # a closed descriptor is the lowest free one: open may return it
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def guard_streams() -> None:
     """Standard output or error closed when the command started (`2>&-`): /dev/null takes its
     place, so a message costs no traceback and the exit code stays the promised one."""
-    for fd, name in ((1, "standard output"), (2, "standard error")):
+    for fd, name in ((1, "stdout"), (2, "stderr")):
         try:
             os.fstat(fd)
         except OSError:
             _devnull_onto(fd)
             if fd == 1:
-                _lost.append(f"{name} was closed")
+                _lost.append("standard output was closed")
+        if getattr(sys, name) is None:  # Python found the descriptor closed at its start
+            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 (open for the process)
 
 
 def drop_stdout(reason: str = "") -> None:

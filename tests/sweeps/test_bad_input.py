@@ -119,6 +119,13 @@ def test_a_plan_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
 
 def test_a_bad_flag_with_standard_error_closed_still_exits_2():
     assert _cli("--lrs", "abc", shell_redirect="2>&-").returncode == 2
+    assert _cli("--lrs", "abc", shell_redirect="2>&- 1>&-").returncode == 2
+
+
+def test_a_plan_with_standard_output_closed_is_one_line_and_exit_2(tmp_path):
+    done = _cli("--dry-run", "--quick", "--output-dir", str(tmp_path), shell_redirect="1>&-")
+    assert done.returncode == 2
+    assert done.stderr == "error: the plan could not be shown: standard output was closed.\n"
 
 
 def test_batch_norm_on_batches_of_one_is_warned_of(tmp_path):

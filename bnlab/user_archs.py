@@ -181,7 +181,7 @@ def import_arch_module(module: str) -> list[str]:
     before = set(ARCHS)
     try:
         imported = importlib.import_module(module)
-    except Exception as err:  # a user's module may fail in any way; say how, in one line
+    except (Exception, SystemExit) as err:  # a user's module may fail in any way: one line
         raise ValueError(
             f"cannot import {module!r} ({type(err).__name__}: {' '.join(str(err).split())[:200]}); "
             "it must be importable from the current folder or PYTHONPATH."

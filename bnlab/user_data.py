@@ -26,6 +26,7 @@ from bnlab.data import Dataset, DatasetError, Split
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 OPTIONAL = ("x_val", "y_val")
 DEFAULT_VAL_SIZE = 0.1
+MAX_CLASSES = 100_000
 # A file whose arrays would take more than this share of the memory available is refused.
 MEMORY_SHARE = 0.5
 _ALLOWED = "an .npz file (numpy.savez) with x_train, y_train, x_test, y_test (and optionally x_val, y_val)"  # fmt: skip
@@ -151,6 +152,8 @@ def _check_labels(source: str, arrays: dict) -> int:
         if len(y) and y.min() < 0:
             raise _fail(source, f"{key} holds the label {int(y.min())}; labels must be integers 0 .. K-1.")  # fmt: skip
     classes = int(arrays["y_train"].max()) + 1
+    if classes > MAX_CLASSES:
+        raise _fail(source, f"y_train's largest label is {classes - 1}; labels are 0 .. K-1 with at most {MAX_CLASSES:,} classes.")  # fmt: skip
     if classes < 2:
         raise _fail(source, "y_train has one class; a classifier needs labels of at least 2.")
     for key in ("y_val", "y_test"):

@@ -9,6 +9,7 @@ needs, and no test reads or writes the user's own files.
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -103,6 +104,24 @@ def stored_run(tmp_path_factory, shared_ray):
 def run_copy(stored_run, tmp_path):
     """A writable copy of the stored run, for tests that damage it."""
     return shutil.copytree(stored_run, tmp_path / "run")
+
+
+# Modules of the tests that register architectures when imported (as --arch-module does).
+ARCH_MODULES = ("tests.user_archs", "tests.user_archs_fragile")
+
+
+@pytest.fixture(autouse=True)
+def _only_the_built_in_architectures():
+    """A test that registers an architecture (or imports a module that does) leaves the
+    registry as it found it: the next test in this process sees the built-in ones only."""
+    yield
+    from bnlab.architectures import ARCHS
+    from bnlab.user_archs import BUILTIN
+
+    for name in set(ARCHS) - BUILTIN:
+        del ARCHS[name]
+    for module in ARCH_MODULES:
+        sys.modules.pop(module, None)
 
 
 @pytest.fixture(autouse=True)

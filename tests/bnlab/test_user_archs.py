@@ -11,6 +11,11 @@ from tests.user_archs import two_block_cnn
 SHAPE = bnlab.DataShape((8, 8), 3)
 
 
+@pytest.fixture(autouse=True)
+def _registered():
+    bnlab.register_arch("two_block_cnn", two_block_cnn, replace=True)
+
+
 @pytest.mark.parametrize(
     ("placement", "line"),
     [

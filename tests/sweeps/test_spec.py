@@ -26,7 +26,10 @@ def out(tmp_path):
         (["--batch-sizes", "0"], "--batch-sizes: The 'batch_size' parameter"),
         (["--optimizers", "rmsprop"], "--optimizers: The 'optimizer' parameter must be one of"),
         (["--hidden", "300x0"], "--hidden: The 'hidden' parameter"),
-        (["--subset", "5,100"], "--subset: The 'subset' parameter"),
+        (
+            ["--subset", "5,100"],
+            "--subset: 5,100 does not fit Fashion-MNIST's 55000 training and 5000 validation examples; give N_TRAIN in [10, 55000]",
+        ),
         (["--gpus-per-trial", "-1"], "--gpus-per-trial: '-1' is not a number >= 0."),
         (["--cpus-per-trial", "99", "--num-cpus", "2"], "--cpus-per-trial: 99 is more than the 2"),
         (

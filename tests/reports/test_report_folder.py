@@ -4,13 +4,12 @@ or a folder that holds it (hostile cases of `--report-dir`, `Study.write_report`
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from reports import report_folder
+from reports.__main__ import main
 from reports.html import write_report
 from reports.report_folder import MARKER, ReportFolderError
 from reports.study import load
@@ -31,12 +30,22 @@ def run(tmp_path):
     return tmp_path / "runs" / "r"
 
 
-def _reports(*args, cwd=ROOT, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, from any folder
-    return subprocess.run(
-        [sys.executable, "-m", "reports", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=300, env=env, **kwargs,
-    )  # fmt: skip
+class _Done:
+    def __init__(self, code, out, err):
+        self.returncode, self.stdout, self.stderr = code, out, err
+
+
+@pytest.fixture
+def reports_cli(capsys, monkeypatch):
+    """`python -m reports ARGS`, in this process (the command line's main), from `cwd`."""
+
+    def run(*args, cwd=ROOT):
+        monkeypatch.chdir(cwd)
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return _Done(code, out, err)
+
+    return run
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -49,13 +58,13 @@ def _one_error(done, code: int = 2) -> str:
     return done.stderr.strip()
 
 
-def test_a_folder_of_the_user_s_is_refused_and_kept_whole(run, tmp_path):
+def test_a_folder_of_the_user_s_is_refused_and_kept_whole(run, tmp_path, reports_cli):
     thesis = tmp_path / "thesis"
     (thesis / "sub").mkdir(parents=True)
     (thesis / "thesis.tex").write_text("\\documentclass{article}")
     (thesis / "sub" / "data.csv").write_text("a,b\n1,2\n")
     before = _files(thesis)
-    line = _one_error(_reports(run, "--report-dir", thesis))
+    line = _one_error(reports_cli(run, "--report-dir", thesis))
     assert (
         f"error: --report-dir: '{thesis}' exists and is not a report written by this tool" in line
     )
@@ -63,7 +72,7 @@ def test_a_folder_of_the_user_s_is_refused_and_kept_whole(run, tmp_path):
 
 
 @pytest.mark.parametrize("where", ["the run", "the output folder", "a folder holding the run", "."])
-def test_the_run_and_what_holds_it_are_never_a_report_folder(run, where):
+def test_the_run_and_what_holds_it_are_never_a_report_folder(run, where, reports_cli):
     target = {
         "the run": run,
         "the output folder": run.parent,
@@ -71,20 +80,22 @@ def test_the_run_and_what_holds_it_are_never_a_report_folder(run, where):
         ".": ".",
     }[where]
     before = _files(run)
-    done = _reports(run, "--report-dir", target, cwd=run if where == "." else ROOT)
+    done = reports_cli(run, "--report-dir", target, cwd=run if where == "." else ROOT)
     line = _one_error(done)
     assert "which a report must not replace" in line or "is a run folder" in line
     assert _files(run) == before
 
 
-def test_an_earlier_report_is_replaced_whole_but_not_with_files_added_to_it(run, tmp_path):
+def test_an_earlier_report_is_replaced_whole_but_not_with_files_added_to_it(
+    run, tmp_path, reports_cli
+):
     report = tmp_path / "report"
-    assert _reports(run, "--report-dir", report).returncode == 0
+    assert reports_cli(run, "--report-dir", report).returncode == 0
     assert (report / MARKER).is_file() and (report / "sweep_spec.json").is_file()
-    done = _reports(run, "--report-dir", report)
+    done = reports_cli(run, "--report-dir", report)
     assert done.returncode == 0, done.stderr
     (report / "notes.txt").write_text("mine")
-    line = _one_error(_reports(run, "--report-dir", report))
+    line = _one_error(reports_cli(run, "--report-dir", report))
     assert "also holds files it did not write (notes.txt)" in line
     assert (report / "notes.txt").read_text() == "mine"
 
@@ -120,34 +131,34 @@ def test_study_write_report_follows_the_same_rule(run, tmp_path):
     assert study.write_report().is_file()  # RUN/report
 
 
-def test_a_report_folder_is_reported_again_from_its_frames(tmp_path):
+def test_a_report_folder_is_reported_again_from_its_frames(tmp_path, reports_cli):
     first = tmp_path / "first"
-    done = _reports(ROOT / "docs" / "default-study", "--report-dir", first)
+    done = reports_cli(ROOT / "docs" / "default-study", "--report-dir", first)
     assert done.returncode == 0, done.stderr
     csv = (first / "trials.csv").read_bytes()
     assert csv == (ROOT / "docs" / "default-study" / "trials.csv").read_bytes()
-    again = _reports(first)  # in place: it is a report this tool wrote
+    again = reports_cli(first)  # in place: it is a report this tool wrote
     assert again.returncode == 0, again.stderr
     assert "report: " in again.stdout and "Placement [" in again.stdout
     assert (first / "trials.csv").read_bytes() == csv and (first / "sweep_spec.json").is_file()
 
 
-def test_a_report_folder_this_tool_did_not_mark_is_not_replaced_in_place(tmp_path):
+def test_a_report_folder_this_tool_did_not_mark_is_not_replaced_in_place(tmp_path, reports_cli):
     copy = shutil.copytree(ROOT / "docs" / "default-study", tmp_path / "ds")
     (copy / MARKER).unlink(missing_ok=True)
     before = _files(copy)
-    line = _one_error(_reports(copy))
+    line = _one_error(reports_cli(copy))
     assert "is not a report written by this tool" in line and "--report-dir" in line
     assert _files(copy) == before
 
 
-def test_a_symlink_loop_and_a_file_are_one_line(run, tmp_path):
+def test_a_symlink_loop_and_a_file_are_one_line(run, tmp_path, reports_cli):
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
-    assert "symlink loop" in _one_error(_reports(run, "--report-dir", loop))
+    assert "symlink loop" in _one_error(reports_cli(run, "--report-dir", loop))
     afile = tmp_path / "afile"
     afile.write_text("x")
-    assert "is a file" in _one_error(_reports(run, "--report-dir", afile))
+    assert "is a file" in _one_error(reports_cli(run, "--report-dir", afile))
 
 
 def test_problem_names_nothing_for_a_new_folder(tmp_path):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from reports.atomic import report_dir_problem
 from reports.console import say
-from reports.html import compute, summary, write_report
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
@@ -56,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
+        # The statistics and plotting libraries load only now: a mistake is answered at once.
+        from reports.html import compute, summary, write_report
+
         with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
             frames = compute(run_dir)

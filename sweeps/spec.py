@@ -19,8 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pyarrow import fs as pafs
-
 from bnlab import TrialConfig
 from reports import storage
 from reports.atomic import report_dir_problem
@@ -437,6 +435,8 @@ def _remote_run(args) -> tuple[str, RunFolder]:
 
 def _check_bucket(uri: str) -> None:
     """A run cannot be written into a bucket that does not exist; say so before Ray starts."""
+    from pyarrow import fs as pafs  # only for a URI: a local run's checks do without pyarrow
+
     filesystem, path = storage.resolve(uri)
     bucket = path.strip("/").split("/")[0]
     try:

@@ -123,7 +123,9 @@ def _lr_axis(ax, lrs) -> None:
 
 
 def _epoch_axis(ax) -> None:
+    # Few ticks: each is a few artists, and a figure of 20 panels was mostly ticks to draw.
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.set_xlabel("epoch")
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
 from reports.stats import (
+    SCORES,
     adjust_family,
     cell_outcome,
     mean_ci,
@@ -32,7 +33,8 @@ def best_lr_choices(trials: pd.DataFrame) -> pd.DataFrame:
         One row per context, placement and seed: lr, val_score, test_score, status.
     """
     columns = [*CONTEXT_KEYS, "placement", "seed", "lr", "val_score", "test_score", "status"]
-    found = contexts(scored(trials)[columns])  # only the columns it needs: fewer to copy
+    inputs = [*CONTEXT_KEYS, "placement", "seed", "lr", "status", *SCORES.values()]
+    found = contexts(scored(trials[inputs])[columns])  # only the columns it needs: less to copy
     if not found:
         return pd.DataFrame(columns=columns)
     # Every context at once, numbered in the order of its keys (what sorting the rows by

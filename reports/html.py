@@ -139,9 +139,10 @@ def write_report(
 
 
 def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None) -> None:
-    exported = {k: v for k, v in frames.items() if k != "scored"}
-    export_frames(exported, folder)
+    # The figures first: a forked copy of this process draws half of them, best made before
+    # Parquet's writer starts pyarrow's threads here.
     drawn = figures.draw(folder, frames, FIGURES)
+    export_frames({k: v for k, v in frames.items() if k != "scored"}, folder)
     trials = frames["trials"]
     problems = trials[trials["status"] != "completed"]
     answer = findings.answer(frames)

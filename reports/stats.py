@@ -166,7 +166,7 @@ def _prob_improvement(a, b, axis=-1):
     return np.mean((a > b) + 0.5 * (a == b), axis=axis)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)  # a run has a few numbers of pairs; each is 80 KB per pair
 def _resample_counts(n: int) -> np.ndarray:
     """How often each of n seed pairs is drawn in each bootstrap resample: the draws that
     `scipy.stats.bootstrap` (paired, one batch) makes from a generator seeded with

@@ -248,7 +248,7 @@ def gain_per_lr(comparisons: pd.DataFrame, contexts: list[str]) -> plt.Figure:
     colours = _colours(pairs)
     fig, axes = _grid(
         len(contexts), 2 if two else 1, 2.8, width=WIDTH if two else 0.6 * WIDTH,
-        headings=any(contexts), legend=_legend_height(len(pairs), 3, False), left=1.0,
+        headings=any(contexts), legend=_legend_height(len(pairs), 3, False), left=1.3,
     )  # fmt: skip
     for row, context in zip(axes, contexts, strict=True):
         mine = comparisons["context"] == context

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reports import report_folder
 from reports.console import error, guard_streams, say, stdout_lost
-from reports.frames import is_report_folder
+from reports.report_folder import is_report_folder
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         error(f"error: {problem}")
         return 2
+    # The statistics and plotting libraries load only now: a mistake is answered at once.
     from reports.html import compute, summary, write_report
 
     try:

@@ -12,6 +12,7 @@ things make it more than a plain group-by:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 NO_NORM = "none"
@@ -49,34 +50,50 @@ def contexts(ended: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
     frame = _preset_masked(ended)
     baseline = frame["norm"] == NO_NORM
     others = [k for k in CONTEXT_KEYS if k != "norm"]
-    found, joined = [], pd.Series(False, index=frame.index)
+    single = _single(frame, baseline, others)
+    if single is not None:
+        return single
+    shared = frame[baseline]
+    # Each baseline's rows by its other keys, found once (a mask per context was quadratic).
+    by_others = shared.groupby(others, sort=False).indices if len(shared) else {}
+    found, joined = [], np.zeros(len(shared), dtype=bool)
     for keys, group in frame[~baseline].groupby(CONTEXT_KEYS, sort=True):
         context = dict(zip(CONTEXT_KEYS, keys, strict=True))
-        shared = baseline & _matches(frame, context, others)
-        joined |= shared
-        found.append((context, pd.concat([frame[shared].assign(norm=context["norm"]), group])))
-    for keys, group in frame[baseline & ~joined].groupby(CONTEXT_KEYS, sort=True):
+        rows = by_others.get(tuple(context[k] for k in others), np.empty(0, dtype=int))
+        joined[rows] = True
+        mine = shared.iloc[rows].assign(norm=context["norm"])
+        found.append((context, pd.concat([mine, group])))
+    for keys, group in shared[~joined].groupby(CONTEXT_KEYS, sort=True):
         found.append((dict(zip(CONTEXT_KEYS, keys, strict=True)), group))
     return found
 
 
-def _matches(frame: pd.DataFrame, context: dict, keys: list[str]) -> pd.Series:
-    mask = pd.Series(True, index=frame.index)
-    for key in keys:
-        mask &= frame[key] == context[key]
-    return mask
+def _single(frame: pd.DataFrame, baseline: pd.Series, others: list[str]):
+    """`contexts` of a frame that holds one context, as the general way finds it, without its
+    group-bys (most calls are for one context's trials); None if it may hold more."""
+    values = frame[others].to_numpy(dtype=object)  # plain arrays: these checks in microseconds
+    norms = frame.loc[~baseline, "norm"].to_numpy(dtype=object)
+    if pd.isna(values).any() or pd.isna(norms).any():
+        return None
+    if not ((values == values[0]).all() and (norms == norms[:1]).all()):
+        return None
+    norm = norms[0] if len(norms) else NO_NORM
+    context = {k: norm if k == "norm" else frame[k].iloc[:1].tolist()[0] for k in CONTEXT_KEYS}
+    if not len(norms):  # a baseline alone
+        return [(context, frame)]
+    shared = frame[baseline].assign(norm=norm)
+    return [(context, pd.concat([shared, frame[~baseline]]))]
 
 
 def also_differs(trials: pd.DataFrame, a: str, b: str) -> str:
     """What else differs between placements `a` and `b` of one context's (real) trials:
     '' when only the placement does, else e.g. 'activation relu (after_activation) vs
     leaky_relu (none); input_norm batch (after_activation) vs none (none)'."""
+    rows = trials[["placement", *PRESETTABLE]].to_numpy(dtype=object)  # plain Python values
+    sides = [rows[rows[:, 0] == p, 1:] for p in (a, b)]
     parts = []
-    for field in PRESETTABLE:
-        values = [
-            ", ".join(sorted(map(str, set(trials.loc[trials["placement"] == p, field]))))
-            for p in (a, b)
-        ]
+    for i, field in enumerate(PRESETTABLE):
+        values = [", ".join(sorted(map(str, set(side[:, i])))) for side in sides]
         if values[0] != values[1]:
             parts.append(f"{field} {values[0]} ({a}) vs {values[1]} ({b})")
     return "; ".join(parts)

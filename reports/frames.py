@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.atomic import atomic_path
+from reports.report_folder import REPORT_FRAMES, is_report_folder
 
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"]
 # One column per axis of the grid. Sizes read as on the command line ('300x100'); an axis a
@@ -176,15 +177,6 @@ def load_frames(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     history = pd.DataFrame(history_rows, columns=HISTORY_COLUMNS)
     trials = pd.DataFrame(trial_rows, columns=TRIAL_COLUMNS)
     return history, trials
-
-
-# A report's exported frames: `read_run` reads them where a report folder stands for its run.
-REPORT_FRAMES = ("history.parquet", "trials.parquet")
-
-
-def is_report_folder(folder: str | Path) -> bool:
-    """Whether `folder` holds a report's exported frames rather than a run's trial folders."""
-    return all((Path(folder) / name).is_file() for name in REPORT_FRAMES)
 
 
 def read_run(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

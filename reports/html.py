@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import shutil
-import warnings
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,10 +19,9 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from reports import findings, plots, report_folder, tables
+from reports import figures, findings, report_folder, tables
 from reports.analysis import THRESHOLD, analyze
-from reports.atomic import atomic_folder, atomic_path, umask, write_text
-from reports.contexts import CONTEXT_KEYS
+from reports.atomic import atomic_folder, umask, write_text
 from reports.frames import export_frames, read_run
 from reports.selection import STABLE_MIN_ACCURACY
 from reports.sequential import MARGIN
@@ -31,7 +29,7 @@ from reports.settling import read_looks
 from reports.stats import CHANCE
 
 MARGIN_POINTS = MARGIN * 100
-PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "seaborn"]  # fmt: skip
+PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "matplotlib"]  # fmt: skip
 FIGURES = {
     "final_vs_lr": ("Accuracy vs learning rate", "Final validation accuracy against learning rate on a log axis, per placement: every seed as a point, the mean with a 95% CI, diverged trials as crosses at chance and each placement's largest stable learning rate as a dotted line."),
     "gain_per_lr": ("Gain per learning rate", "Mean paired difference in final validation accuracy between each pair of placements at each learning rate, with 95% CIs: left every learning rate, right only where neither side diverged, on its own scale; zero means no difference."),
@@ -108,70 +106,9 @@ def _dataset_words(spec: dict) -> str:
     )
 
 
-def _varying(best: pd.DataFrame) -> list[str]:
-    """The context axes with more than one value in the run."""
-    return [k for k in CONTEXT_KEYS if k in best and best[k].nunique() > 1]
-
-
-def _labelled(frames: dict) -> dict:
-    """With several contexts, each model is drawn as its own line: its placement with the
-    values that vary in the run ('before_activation elu 64')."""
-    trials = frames["trials"]
-    varying = _varying(frames["best_lr"])
-    if not varying:
-        return frames
-    unnormalized = set(trials.loc[trials["norm"] == "none", "placement"])
-
-    def label(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-        words = frame[column].astype(str)
-        for key in varying:
-            values = frame[key].astype(str)
-            if key == "norm":  # a baseline shared by every norm kind's context has none
-                values = values.where(~frame[column].isin(unnormalized), "")
-            words = words + " " + values
-        return frame.assign(**{column: words.str.split().str.join(" ")})
-
-    drawn = dict(frames)
-    for name in ("scored", "history", "summary", "stable_lr"):
-        drawn[name] = label(frames[name], "placement") if not frames[name].empty else frames[name]
-    comparisons = frames["comparisons"]
-    if not comparisons.empty:
-        drawn["comparisons"] = label(label(comparisons, "placement_a"), "placement_b")
-    return drawn
-
-
 def figure_makers(frames: dict) -> dict:
     """Each figure the report draws, by name: a function returning its matplotlib Figure."""
-    frames = _labelled(frames)
-    makers = {
-        "final_vs_lr": lambda: plots.final_vs_lr(frames["scored"], frames["stable_lr"]),
-        "gain_per_lr": lambda: plots.gain_per_lr(frames["comparisons"]),
-        "learning_curves": lambda: plots.learning_curves(frames["history"]),
-        "heatmap": lambda: plots.accuracy_heatmap(frames["summary"]),
-        "cost": lambda: plots.cost(frames["scored"]),
-        "loss": lambda: plots.train_vs_validation_loss(frames["history"], frames["summary"]),
-    }
-    if frames["comparisons"].empty:
-        del makers["gain_per_lr"]
-    return makers
-
-
-def _draw(folder: Path, frames: dict) -> list[dict]:
-    if frames["summary"].empty:
-        return []
-    figures = []
-    for key, make in figure_makers(frames).items():
-        # Matplotlib's layout and font notes (a label too long, a glyph no font has) are about
-        # the picture, not for the terminal: the figure is drawn as well as it can be.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            figure = make()
-            with atomic_path(folder / f"{key}.png") as tmp:
-                figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        plots.plt.close(figure)
-        title, alt = FIGURES[key]
-        figures.append({"file": f"{key}.png", "title": title, "alt": alt})
-    return figures
+    return figures.figure_makers(frames)
 
 
 def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
@@ -245,9 +182,8 @@ def write_report(
 
 
 def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None) -> None:
-    exported = {k: v for k, v in frames.items() if k != "scored"}
-    export_frames(exported, folder)
-    figures = _draw(folder, frames)
+    drawn = figures.draw(folder, frames, FIGURES)
+    export_frames({k: v for k, v in frames.items() if k != "scored"}, folder)
     trials = frames["trials"]
     problems = trials[trials["status"] != "completed"]
     answer = findings.answer(frames)
@@ -260,7 +196,7 @@ def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float 
         summary_lines=findings.summary(frames),
         design=findings.design_paragraph(frames),
         has_looks=not frames["looks"].empty,
-        figures=figures,
+        figures=drawn,
         tables=tables.render(frames, problems),
         n_problems=len(problems),
         threshold=THRESHOLD,

@@ -1,4 +1,15 @@
-"""Seaborn figures: each function takes frames and returns a matplotlib Figure."""
+"""The report's figures, drawn with matplotlib from frames already aggregated.
+
+Each function takes frames and returns a matplotlib Figure. Means and their 95% t intervals
+over seeds come computed (`reports.figures`, with `reports.stats.mean_ci_by`): nothing here
+resamples. Frames carry a `context` column, a label per setting of the other axes ('' when the
+run has one); `contexts` lists the labels to draw, in order: a row of panels (or a group of
+bars) each. The look is seaborn's (its whitegrid theme and deep palette, written out here:
+seaborn itself imports scipy.stats, a second of start-up for a report that needs neither).
+
+Panels are placed in inches, not by a layout engine: constrained layout and a tight bounding
+box each draw the whole figure once more to measure it, which was most of a figure's cost.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +21,96 @@ if "ipykernel" not in sys.modules:  # in Jupyter the figures show inline, with i
     matplotlib.use("Agg")  # files only: reports run on servers and in CI with no display
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-import seaborn as sns
+from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
 from reports.stats import CHANCE
 
-sns.set_theme(context="notebook", style="whitegrid")
-CI = ("ci", 95)
+# seaborn.set_theme(context="notebook", style="whitegrid") and its "deep" palette.
+PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip
+THEME = {
+    "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15",
+    "axes.labelsize": 12.0, "axes.linewidth": 1.25, "axes.titlesize": 12.0,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE), "font.size": 12.0,
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "grid.color": ".8", "grid.linewidth": 1.0, "legend.fontsize": 11.0,
+    "legend.title_fontsize": 12.0, "lines.solid_capstyle": "round", "patch.edgecolor": "w",
+    "patch.force_edgecolor": True, "text.color": ".15", "xtick.bottom": False,
+    "xtick.color": ".15", "xtick.labelsize": 11.0, "xtick.major.size": 6.0,
+    "xtick.major.width": 1.25, "xtick.minor.size": 4.0, "xtick.minor.width": 1.0,
+    "ytick.color": ".15", "ytick.labelsize": 11.0, "ytick.left": False, "ytick.major.size": 6.0,
+    "ytick.major.width": 1.25, "ytick.minor.size": 4.0, "ytick.minor.width": 1.0,
+}  # fmt: skip
+matplotlib.rcParams.update(THEME)
+# The page's text column is 1,068 px wide (templates/report.html): at 100 dpi a figure of this
+# width is shown at its own size, its text as large as drawn.
+WIDTH = 10.5
+COLUMNS = 5  # panels per row, at most
+BAND_ALPHA = 0.2
+TITLE = 0.3  # inches: a panel's title
+HEADING = 0.3  # a context's heading above its row of panels
+LEGEND_ROW = 0.3  # a row of a legend below the panels
 
 
-def _placement_order(frame: pd.DataFrame) -> list[str]:
-    names = sorted(frame["placement"].unique())
+def _grid(rows, columns, panel, *, width=WIDTH, left=0.8, right=0.25, wspace=0.75,
+          headings=False, titles=True, legend=0.0, xlabel=0.6):  # fmt: skip
+    """A figure of `rows` x `columns` axes, `panel` inches high, placed in inches: the
+    suptitle on top, each row's heading (`headings`) and titles, `legend` inches below."""
+    head = (HEADING if headings else 0.0) + (TITLE if titles else 0.0)
+    top = 0.45 + head
+    gap = xlabel + head
+    bottom = xlabel + legend
+    height = top + rows * panel + (rows - 1) * gap + bottom
+    panel_width = (width - left - right - (columns - 1) * wspace) / columns
+    fig = plt.figure(figsize=(width, height))
+    axes = np.empty((rows, columns), dtype=object)
+    for r in range(rows):
+        y = height - top - panel - r * (panel + gap)
+        for c in range(columns):
+            box = (left + c * (panel_width + wspace)) / width, y / height
+            axes[r, c] = fig.add_axes((*box, panel_width / width, panel / height))
+    return fig, axes
+
+
+def _heading(fig, ax, text: str, titled: bool = True) -> None:
+    """A context's name above its row of panels (and their titles), at its first panel."""
+    if text:
+        box = ax.get_position()
+        y = box.y1 + (TITLE if titled else 0.05) / fig.get_figheight()
+        fig.text(box.x0, y, text, fontsize=11, fontweight="bold", va="bottom")
+
+
+def _suptitle(fig, text: str) -> None:
+    fig.suptitle(text, y=1 - 0.1 / fig.get_figheight(), va="top")
+
+
+def _legend(fig, handles, labels, title: str | None = None, columns: int = 4) -> None:
+    """One legend for the whole figure, below its panels."""
+    fig.legend(
+        handles, labels, title=title, loc="lower center", bbox_to_anchor=(0.5, 0),
+        ncols=min(len(labels), columns), frameon=False,
+    )  # fmt: skip
+
+
+def _legend_height(entries: int, columns: int = 4, title: bool = True) -> float:
+    return LEGEND_ROW * (-(-entries // columns) + title) + 0.1
+
+
+def _placement_order(frame: pd.DataFrame, column: str = "placement") -> list[str]:
+    names = sorted(frame[column].dropna().unique())
     return sorted(names, key=lambda n: n != "none")  # the baseline first, always the same colour
+
+
+def _colours(names: list[str]) -> dict:
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def _handles(names: list[str], colours: dict, marker: str = "o") -> tuple[list, list]:
+    handles = [Line2D([], [], color=colours[n], marker=marker, markersize=5) for n in names]
+    return handles, list(names)
 
 
 def _lr_axis(ax, lrs) -> None:
@@ -35,173 +122,289 @@ def _lr_axis(ax, lrs) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
-def learning_curves(history: pd.DataFrame) -> plt.Figure:
-    """val_accuracy per epoch: mean and 95% CI band over seeds, hue = placement, panel per lr."""
-    grid = sns.relplot(
-        data=history,
-        x="epoch",
-        y="val_accuracy",
-        hue="placement",
-        hue_order=_placement_order(history),
-        col="lr",
-        kind="line",
-        errorbar=CI,
-        marker="o",
-        height=3.4,
-        aspect=1.1,
-        facet_kws={"sharey": False},
+def _epoch_axis(ax) -> None:
+    # Few ticks: each is a few artists, and a figure of 20 panels was mostly ticks to draw.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.set_xlabel("epoch")
+
+
+def _band(ax, rows: pd.DataFrame, x: str, colour, label: str) -> None:
+    """A mean line with its 95% CI as a band (`rows`: x, mean, ci_low, ci_high)."""
+    rows = rows.sort_values(x)
+    ax.plot(rows[x], rows["mean"], marker="o", markersize=4, color=colour, label=label)
+    ax.fill_between(
+        rows[x], rows["ci_low"], rows["ci_high"], color=colour, alpha=BAND_ALPHA, linewidth=0
     )
-    grid.set_titles("lr = {col_name}")
-    for ax in grid.axes.flat:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    grid.figure.suptitle("Validation accuracy per epoch (mean, 95% CI over seeds)", y=1.04)
-    return grid.figure
 
 
-def final_vs_lr(scored: pd.DataFrame, stable: pd.DataFrame) -> plt.Figure:
-    """Final val_accuracy score against learning rate (log axis) per placement.
+def learning_curves(curves: pd.DataFrame, contexts: list[str]) -> plt.Figure:
+    """val_accuracy per epoch: mean and 95% CI band over seeds, hue = placement, a panel per
+    learning rate, a row of panels per context.
+
+    Args:
+        curves: `mean_ci_by(history, ["context", "placement", "lr", "epoch"], "val_accuracy")`.
+        contexts: The contexts to draw, in order.
+    """
+    lrs = sorted(curves["lr"].unique())
+    columns = max(1, min(len(lrs), COLUMNS))
+    per_context = max(1, -(-len(lrs) // columns))
+    order = _placement_order(curves)
+    colours = _colours(order)
+    fig, axes = _grid(
+        per_context * len(contexts), columns, 2.0, headings=any(contexts),
+        legend=_legend_height(len(order)),
+    )  # fmt: skip
+    for index, context in enumerate(contexts):
+        mine = curves[curves["context"] == context]
+        panels = axes[index * per_context : (index + 1) * per_context].flat
+        _heading(fig, axes[index * per_context, 0], context)
+        for slot, ax in enumerate(panels):
+            if slot >= len(lrs):
+                ax.set_visible(False)
+                continue
+            for placement, rows in mine[mine["lr"] == lrs[slot]].groupby("placement"):
+                _band(ax, rows, "epoch", colours[placement], placement)
+            ax.set_title(f"lr = {lrs[slot]:g}")
+            _epoch_axis(ax)
+            ax.set_ylabel("val_accuracy" if slot % columns == 0 else "")
+    _legend(fig, *_handles(order, colours), title="placement")
+    _suptitle(fig, "Validation accuracy per epoch (mean, 95% CI over seeds)")
+    return fig
+
+
+def final_vs_lr(
+    cells: pd.DataFrame, points: pd.DataFrame, stable: pd.DataFrame, contexts: list[str]
+) -> plt.Figure:
+    """Final val_accuracy score against learning rate (log axis) per placement, a panel per
+    context.
 
     Seeds are points, the mean has a 95% CI; diverged trials are crosses at chance (their
     score), and each placement's largest stable learning rate is a dotted vertical line.
+
+    Args:
+        cells: `mean_ci_by(scored, ["context", "placement", "lr"], "val_score")`.
+        points: The scored trials: context, placement, lr, val_score, status.
+        stable: `selection.stable_lr` with a context column.
+        contexts: The contexts to draw, in order.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
-    order = _placement_order(scored)
-    colours = dict(zip(order, sns.color_palette(n_colors=len(order)), strict=True))
-    sns.lineplot(
-        data=scored, x="lr", y="val_score", hue="placement", hue_order=order, palette=colours,
-        errorbar=CI, marker="o", err_style="bars", ax=ax,
-    )  # fmt: skip
-    trained = scored[scored["status"] != "diverged"]
-    sns.scatterplot(
-        data=trained, x="lr", y="val_score", hue="placement", hue_order=order, palette=colours,
-        alpha=0.35, legend=False, ax=ax,
-    )  # fmt: skip
-    diverged = scored[scored["status"] == "diverged"]
-    for placement, group in diverged.groupby("placement"):
-        ax.scatter(group["lr"], group["val_score"], marker="x", s=70, color=colours[placement])
-    ax.axhline(CHANCE, color="grey", linestyle="--", linewidth=0.8)
-    for _, row in stable.iterrows():
-        if pd.notna(row["largest_stable_lr"]):
-            ax.axvline(row["largest_stable_lr"], color=colours[row["placement"]], linestyle=":")
-    handles, labels = ax.get_legend_handles_labels()
+    order = _placement_order(cells)
+    colours = _colours(order)
+    handles, labels = _handles(order, colours)
     handles += [
         Line2D([], [], marker="x", linestyle="", color="grey"),
         Line2D([], [], linestyle=":", color="grey"),
         Line2D([], [], linestyle="--", color="grey", linewidth=0.8),
     ]
     labels += ["diverged (scored at chance)", "largest stable lr", "chance"]
-    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    _lr_axis(ax, scored["lr"])
-    ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy", ylim=(0, 1))
-    ax.set_title("Final validation accuracy vs learning rate (points: seeds)")
+    single = len(contexts) == 1
+    if single:  # the legend at the right, as the one panel leaves room for it
+        fig, axes = _grid(1, 1, 3.6, right=2.9, titles=False)
+    else:
+        rows = -(-len(contexts) // 2)
+        fig, axes = _grid(rows, 2, 2.8, legend=_legend_height(len(labels), 3, False))
+    for ax in axes.flat[len(contexts) :]:
+        ax.set_visible(False)
+    for ax, context in zip(axes.flat, contexts, strict=False):
+        for placement, group in cells[cells["context"] == context].groupby("placement"):
+            error = np.nan_to_num([group["mean"] - group["ci_low"], group["ci_high"] - group["mean"]])  # fmt: skip
+            ax.errorbar(group["lr"], group["mean"], yerr=error, marker="o", markersize=5,
+                        color=colours[placement])  # fmt: skip
+        mine = points[points["context"] == context]
+        for placement, group in mine.groupby("placement"):
+            trained = group["status"] != "diverged"
+            ax.scatter(group.loc[trained, "lr"], group.loc[trained, "val_score"], s=20,
+                       color=colours[placement], alpha=0.35, linewidth=0)  # fmt: skip
+            ax.scatter(group.loc[~trained, "lr"], group.loc[~trained, "val_score"], marker="x",
+                       s=70, color=colours[placement])  # fmt: skip
+        ax.axhline(CHANCE, color="grey", linestyle="--", linewidth=0.8)
+        for _, row in stable[stable["context"] == context].iterrows():
+            if pd.notna(row["largest_stable_lr"]) and row["placement"] in colours:
+                ax.axvline(row["largest_stable_lr"], color=colours[row["placement"]], linestyle=":")
+        _lr_axis(ax, cells["lr"])
+        ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy", ylim=(0, 1))
+        if context:
+            ax.set_title(context, fontsize=11)
+    if single:
+        axes[0, 0].legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                          frameon=False)  # fmt: skip
+    else:
+        _legend(fig, handles, labels, columns=3)
+    _suptitle(fig, "Final validation accuracy vs learning rate (points: seeds)")
     return fig
 
 
-def gain_per_lr(comparisons: pd.DataFrame) -> plt.Figure:
-    """Mean paired difference A - B in val_accuracy per learning rate, with 95% CIs.
+def gain_per_lr(comparisons: pd.DataFrame, contexts: list[str]) -> plt.Figure:
+    """Mean paired difference A - B in val_accuracy per learning rate, with 95% CIs, a row of
+    panels per context.
 
     Left: every learning rate. Right: only the learning rates where both sides of a pair
     trained without diverging, on their own scale, where the small gains are visible.
     """
-    stable = comparisons[
-        (comparisons["outcome_a"] == "stable") & (comparisons["outcome_b"] == "stable")
-    ]
-    panels = [(comparisons, "every learning rate")]
-    if 0 < len(stable) < len(comparisons):
-        panels.append((stable, "where neither side diverged"))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(6.2 * len(panels), 4.2), squeeze=False, layout="constrained"
-    )
-    pairs = comparisons[["placement_a", "placement_b"]].drop_duplicates()
-    colours = sns.color_palette(n_colors=max(1, len(pairs)))
-    for ax, (frame, title) in zip(axes[0], panels, strict=True):
-        for colour, (_, pair) in zip(colours, pairs.iterrows(), strict=False):
-            rows = frame[
-                (frame["placement_a"] == pair["placement_a"])
-                & (frame["placement_b"] == pair["placement_b"])
-            ].sort_values("lr")
-            low = (rows["mean_diff"] - rows["diff_ci_low"]).fillna(0)
-            high = (rows["diff_ci_high"] - rows["mean_diff"]).fillna(0)
-            ax.errorbar(
-                rows["lr"], rows["mean_diff"], yerr=[low, high], marker="o", capsize=4,
-                color=colour, label=f"{pair['placement_a']} - {pair['placement_b']}",
-            )  # fmt: skip
-        ax.axhline(0, color="grey", linewidth=0.8)
-        _lr_axis(ax, frame["lr"])
-        ax.set(xlabel="learning rate (log scale)", title=title)
-        if frame is comparisons:
-            ax.set_ylim(-1, 1)  # accuracy differences cannot leave [-1, 1]; CIs may
-    axes[0][0].set_ylabel("difference in final val_accuracy")
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.suptitle("Gain of one placement over another, paired by seed (95% CI)")
+    stable = (comparisons["outcome_a"] == "stable") & (comparisons["outcome_b"] == "stable")
+    two = bool(0 < stable.sum() < len(comparisons))
+    pair = comparisons["placement_a"] + " - " + comparisons["placement_b"]
+    pairs = list(dict.fromkeys(pair))
+    colours = _colours(pairs)
+    fig, axes = _grid(
+        len(contexts), 2 if two else 1, 2.8, width=WIDTH if two else 0.6 * WIDTH,
+        headings=any(contexts), legend=_legend_height(len(pairs), 3, False), left=1.3,
+    )  # fmt: skip
+    for row, context in zip(axes, contexts, strict=True):
+        mine = comparisons["context"] == context
+        panels = [(mine, "every learning rate")]
+        if two:
+            panels.append((mine & stable, "where neither side diverged"))
+        _heading(fig, row[0], context)
+        for ax, (rows, title) in zip(row, panels, strict=True):
+            for name, group in comparisons[rows].groupby(pair[rows], sort=False):
+                group = group.sort_values("lr")
+                low = (group["mean_diff"] - group["diff_ci_low"]).fillna(0)
+                high = (group["diff_ci_high"] - group["mean_diff"]).fillna(0)
+                ax.errorbar(group["lr"], group["mean_diff"], yerr=[low, high], marker="o",
+                            markersize=5, capsize=4, color=colours[name])  # fmt: skip
+            ax.axhline(0, color="grey", linewidth=0.8)
+            _lr_axis(ax, comparisons.loc[rows if rows.any() else mine, "lr"])
+            ax.set(xlabel="learning rate (log scale)", title=title)
+            if title == "every learning rate":
+                ax.set_ylim(-1, 1)  # accuracy differences cannot leave [-1, 1]; CIs may
+        row[0].set_ylabel("difference in\nfinal val_accuracy")
+    handles = [Line2D([], [], color=colours[p], marker="o", markersize=5) for p in pairs]
+    _legend(fig, handles, pairs, columns=3)
+    _suptitle(fig, "Gain of one placement over another, paired by seed (95% CI)")
     return fig
 
 
-def accuracy_heatmap(summary: pd.DataFrame) -> plt.Figure:
-    """Mean final val_accuracy, placement x learning rate; cells where every seed diverged say so."""
-    table = summary.pivot_table(
-        index="placement", columns="lr", values="final_val_accuracy_mean", aggfunc="mean"
-    ).reindex(_placement_order(summary))
-    outcome = summary.pivot_table(
-        index="placement", columns="lr", values="outcome", aggfunc="first"
-    ).reindex(index=table.index, columns=table.columns)
-    labels = table.map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
-    labels = labels.where(outcome != "diverged", "diverged")
-    label_width = 0.08 * max((len(str(name)) for name in table.index), default=10)
-    fig, ax = plt.subplots(
-        figsize=(1.6 + label_width + 1.3 * len(table.columns), 1.2 + 0.6 * len(table)),
-        layout="constrained",
-    )
-    sns.heatmap(
-        table, annot=labels, fmt="", cmap="viridis", cbar_kws={"label": "val_accuracy"}, ax=ax
-    )
-    ax.set(xlabel="learning rate", ylabel="placement")
-    ax.set_title("Mean final validation accuracy")
+def accuracy_heatmap(cells: pd.DataFrame, contexts: list[str]) -> plt.Figure:
+    """Mean final val_accuracy, placement x learning rate, a heatmap per context on one colour
+    scale; cells where every seed diverged say so.
+
+    Args:
+        cells: One row per context, placement and lr: mean (the score) and outcome.
+        contexts: The contexts to draw, in order.
+    """
+    order = _placement_order(cells)
+    lrs = sorted(cells["lr"].unique())
+    left = 0.5 + 0.09 * max((len(str(name)) for name in order), default=10)
+    width = min(WIDTH, left + 1.1 * len(lrs) + 1.3)
+    fig, axes = _grid(len(contexts), 1, 0.45 * len(order), width=width, left=left, right=1.3,
+                      headings=any(contexts), titles=False, xlabel=0.55)  # fmt: skip
+    scale = Normalize(vmin=cells["mean"].min(), vmax=cells["mean"].max())
+    for ax, context in zip(axes[:, 0], contexts, strict=True):
+        mine = cells[cells["context"] == context]
+        table = mine.pivot_table(index="placement", columns="lr", values="mean", aggfunc="mean")
+        table = table.reindex(index=[p for p in order if p in set(mine["placement"])], columns=lrs)
+        outcome = mine.pivot_table(index="placement", columns="lr", values="outcome", aggfunc="first")  # fmt: skip
+        outcome = outcome.reindex(index=table.index, columns=table.columns)
+        _heatmap(ax, table, outcome, scale)
+        ax.set(xlabel="learning rate", ylabel="placement")
+        _heading(fig, ax, context, titled=False)
+    box = axes[0, 0].get_position()
+    bar = fig.add_axes((box.x1 + 0.25 / width, axes[-1, 0].get_position().y0, 0.18 / width,
+                        box.y1 - axes[-1, 0].get_position().y0))  # fmt: skip
+    fig.colorbar(plt.cm.ScalarMappable(scale, "viridis"), cax=bar, label="val_accuracy")
+    _suptitle(fig, "Mean final validation accuracy")
     return fig
 
 
-def cost(trials: pd.DataFrame) -> plt.Figure:
-    """Seconds per epoch per placement, and parameter counts (trainable / non-trainable)."""
-    fig, (time_ax, params_ax) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-    order = _placement_order(trials)
-    sns.barplot(
-        data=trials, x="placement", y="mean_epoch_seconds", order=order, errorbar=CI, ax=time_ax
-    )
-    time_ax.set(xlabel="", ylabel="seconds per epoch", title="Time per epoch (95% CI)")
-    params = (
-        trials.groupby("placement")[["params_trainable", "params_non_trainable"]]
-        .first()
-        .reindex(order)
-        .rename(columns={"params_trainable": "trainable", "params_non_trainable": "non-trainable"})
-    )
-    params.plot(kind="bar", stacked=True, ax=params_ax, rot=0)
-    params_ax.set(xlabel="", ylabel="parameters", title="Parameters")
+def _heatmap(ax, table: pd.DataFrame, outcome: pd.DataFrame, scale: Normalize) -> None:
+    """A heatmap as seaborn draws one: a cell per value, its number written in it (dark or
+    light for contrast), 'diverged' where every seed diverged."""
+    values = table.to_numpy(float)
+    ax.pcolormesh(np.ma.masked_invalid(values), cmap="viridis", norm=scale)
+    colours = plt.get_cmap("viridis")(scale(values))
+    for (row, column), value in np.ndenumerate(values):
+        text = "diverged" if outcome.iat[row, column] == "diverged" else f"{value:.3f}"
+        if np.isnan(value):
+            continue
+        luminance = np.dot(_linear(colours[row, column, :3]), [0.2126, 0.7152, 0.0722])
+        ax.text(column + 0.5, row + 0.5, text, ha="center", va="center",
+                color=".15" if luminance > 0.408 else "w")  # fmt: skip
+    ax.set(xlim=(0, values.shape[1]), ylim=(values.shape[0], 0))
+    ax.set_xticks(np.arange(values.shape[1]) + 0.5, [f"{lr:g}" for lr in table.columns])
+    ax.set_yticks(np.arange(values.shape[0]) + 0.5, table.index)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _linear(rgb) -> np.ndarray:
+    """sRGB to linear light (seaborn's relative luminance)."""
+    rgb = np.asarray(rgb, dtype=float)
+    return np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def cost(times: pd.DataFrame, params: pd.DataFrame, contexts: list[str]) -> plt.Figure:
+    """Seconds per epoch (mean, 95% CI over trials) and parameter counts (trainable /
+    non-trainable) per placement, grouped by context.
+
+    Args:
+        times: `mean_ci_by(scored, ["context", "placement"], "mean_epoch_seconds")`.
+        params: One row per context and placement: params_trainable, params_non_trainable.
+        contexts: The contexts to draw, in order.
+    """
+    order = _placement_order(times)
+    colours = _colours(order)
+    groups = len(contexts)
+    names = [c.replace(", ", "\n") for c in contexts] if groups > 1 else order
+    lines = max(n.count("\n") + 1 for n in names)
+    fig, axes = _grid(1, 2, 2.9, left=1.0, wspace=1.1, xlabel=0.2 + 0.2 * lines,
+                      legend=_legend_height(len(order)) if groups > 1 else 0)  # fmt: skip
+    time_ax, params_ax = axes[0]
+    width = 0.8 / len(order) if groups > 1 else 0.8
+    for index, placement in enumerate(order):
+        x = np.arange(groups) + (index - (len(order) - 1) / 2) * width
+        if groups == 1:
+            x = np.array([index])
+        row = times[times["placement"] == placement].set_index("context").reindex(contexts)
+        error = np.nan_to_num([row["mean"] - row["ci_low"], row["ci_high"] - row["mean"]])
+        time_ax.bar(x, row["mean"], width=width, color=colours[placement], yerr=error,
+                    ecolor="#444444")  # fmt: skip
+        counts = params[params["placement"] == placement].set_index("context").reindex(contexts)
+        params_ax.bar(x, counts["params_trainable"], width=width, color=colours[placement])
+        params_ax.bar(x, counts["params_non_trainable"], width=width, color="#444444",
+                      bottom=counts["params_trainable"])  # fmt: skip
+    for ax in (time_ax, params_ax):
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names, fontsize=9 if groups > 1 else 10)
+        ax.grid(False, axis="x")
+    time_ax.set(ylabel="seconds per epoch", title="Time per epoch (95% CI)")
+    params_ax.set(ylabel="parameters", title="Parameters (dark: non-trainable)")
+    if groups > 1:
+        _legend(fig, *_handles(order, colours, marker="s"), title="placement")
+    _suptitle(fig, "Cost")
     return fig
 
 
-def train_vs_validation_loss(history: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
-    """Train and validation loss for the best configuration of each placement."""
-    best = (
-        summary.sort_values("final_val_accuracy_mean", ascending=False).groupby("placement").head(1)
-    )
-    order = [p for p in _placement_order(summary) if p in set(best["placement"])]
-    columns = min(len(order), 4)
-    rows = -(-len(order) // columns)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(4 * columns, 3.5 * rows), squeeze=False, layout="constrained"
-    )
-    for ax in axes.flat[len(order) :]:
-        ax.set_visible(False)
-    for ax, placement in zip(axes.flat, order, strict=False):
-        row = best[best["placement"] == placement].iloc[0]
-        mask = (history["placement"] == placement) & (history["lr"] == row["lr"])
-        for key in ("batch_size", "optimizer", "hidden", "epochs"):
-            mask &= history[key] == row[key]
-        long = history[mask].melt(
-            id_vars=["epoch"], value_vars=["loss", "val_loss"], var_name="split", value_name="value"
-        )
-        sns.lineplot(data=long, x="epoch", y="value", hue="split", errorbar=CI, marker="o", ax=ax)
-        ax.set(title=f"{placement} (lr {row['lr']:g})", ylabel="loss")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("Train vs validation loss, best configuration per placement")
+def train_vs_validation_loss(losses: pd.DataFrame, contexts: list[str]) -> plt.Figure:
+    """Train and validation loss per epoch (mean, 95% CI over seeds) for the best learning rate
+    of each placement, a row of panels per context.
+
+    Args:
+        losses: One row per context, placement, lr, split (loss / val_loss) and epoch: mean,
+            ci_low, ci_high.
+        contexts: The contexts to draw, in order.
+    """
+    order = _placement_order(losses)
+    columns = max(1, min(len(order), 4))
+    per_context = max(1, -(-len(order) // columns))
+    colours = _colours(["loss", "val_loss"])
+    fig, axes = _grid(per_context * len(contexts), columns, 2.2, headings=any(contexts),
+                      legend=_legend_height(2))  # fmt: skip
+    for index, context in enumerate(contexts):
+        mine = losses[losses["context"] == context]
+        panels = list(axes[index * per_context : (index + 1) * per_context].flat)
+        _heading(fig, panels[0], context)
+        for slot, ax in enumerate(panels):
+            rows = mine[mine["placement"] == order[slot]] if slot < len(order) else mine[:0]
+            if rows.empty:
+                ax.set_visible(False)
+                continue
+            for split, group in rows.groupby("split"):
+                _band(ax, group, "epoch", colours[split], split)
+            ax.set_title(f"{order[slot]} (lr {rows['lr'].iloc[0]:g})")
+            _epoch_axis(ax)
+            ax.set_ylabel("loss" if slot % columns == 0 else "")
+    _legend(fig, *_handles(list(colours), colours), title="split")
+    _suptitle(fig, "Train vs validation loss, best configuration per placement (95% CI over seeds)")
     return fig

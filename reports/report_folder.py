@@ -134,6 +134,15 @@ def check(report: str | os.PathLike, protected: tuple = (), flag: str = "--repor
         raise ReportFolderError(message)
 
 
+# A report's exported frames: a folder with them stands for its run (`reports.frames.read_run`).
+REPORT_FRAMES = ("history.parquet", "trials.parquet")
+
+
+def is_report_folder(folder: str | os.PathLike) -> bool:
+    """Whether `folder` holds a report's exported frames rather than a run's trial folders."""
+    return all((Path(folder) / name).is_file() for name in REPORT_FRAMES)
+
+
 def is_report(folder: str | os.PathLike) -> bool:
     """Whether `folder` is a report this tool wrote (its marker names what is in it)."""
     return marked_files(Path(folder)) is not None

@@ -13,8 +13,10 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from pyarrow import fs as pafs
+if TYPE_CHECKING:
+    from pyarrow import fs as pafs
 
 SETTLE_FILE = "settle.json"  # a settling run's design, looks and decisions (`sweeps.settle`)
 
@@ -32,30 +34,54 @@ class StorageError(RuntimeError):
     """The storage location cannot be read; the message says which and why."""
 
 
-class PatientS3FileSystem(pafs.S3FileSystem):
-    """pyarrow's S3 filesystem with `S3_ATTEMPTS` attempts per request, kept when pickled:
-    Ray Tune pickles the filesystem into every trial, and pyarrow's own pickling drops the
-    retry strategy."""
+def _pafs():
+    # pyarrow loads on first use: the command lines' argument checks, which import this module
+    # for its plain helpers (is_uri, run_name, join), answer without it.
+    from pyarrow import fs
 
-    def __init__(self, **options):
-        self._options = options
-        strategy = pafs.AwsDefaultS3RetryStrategy(max_attempts=S3_ATTEMPTS)
-        super().__init__(retry_strategy=strategy, **options)
-
-    def __reduce__(self):
-        return _patient_s3, (self._options,)
+    return fs
 
 
-def _patient_s3(options: dict) -> PatientS3FileSystem:
-    return PatientS3FileSystem(**options)
+def _patient_class() -> type:
+    """`PatientS3FileSystem`, made on first use (it subclasses a pyarrow class)."""
+    if "PatientS3FileSystem" not in globals():
+
+        class PatientS3FileSystem(_pafs().S3FileSystem):
+            """pyarrow's S3 filesystem with `S3_ATTEMPTS` attempts per request, kept when
+            pickled: Ray Tune pickles the filesystem into every trial, and pyarrow's own
+            pickling drops the retry strategy."""
+
+            def __init__(self, **options):
+                self._options = options
+                strategy = _pafs().AwsDefaultS3RetryStrategy(max_attempts=S3_ATTEMPTS)
+                super().__init__(retry_strategy=strategy, **options)
+
+            def __reduce__(self):
+                return _patient_s3, (self._options,)
+
+        PatientS3FileSystem.__module__ = __name__
+        PatientS3FileSystem.__qualname__ = "PatientS3FileSystem"
+        globals()["PatientS3FileSystem"] = PatientS3FileSystem
+    return globals()["PatientS3FileSystem"]
+
+
+def __getattr__(name: str):
+    if name == "PatientS3FileSystem":
+        return _patient_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _patient_s3(options: dict):
+    return _patient_class()(**options)
 
 
 def from_uri(uri: str, patient: bool = False) -> tuple[pafs.FileSystem, str]:
     """pyarrow's filesystem and path for `uri`; `patient`: an S3 one retries with backoff
     (for a running sweep; a first contact fails fast instead)."""
+    pafs = _pafs()
     filesystem, path = pafs.FileSystem.from_uri(uri)
     if patient and isinstance(filesystem, pafs.S3FileSystem):
-        filesystem = PatientS3FileSystem(**filesystem.__reduce__()[1][0])
+        filesystem = _patient_class()(**filesystem.__reduce__()[1][0])
     return filesystem, path
 
 
@@ -83,6 +109,7 @@ def fetch_run(uri: str, dest: str | Path) -> Path:
     Raises:
         StorageError: If the URI cannot be resolved or read, or holds no run.
     """
+    pafs = _pafs()
     try:
         filesystem, root = from_uri(uri)
         info = filesystem.get_file_info(root)
@@ -118,7 +145,7 @@ def resolve(location: str, patient: bool = False) -> tuple[pafs.FileSystem, str]
         StorageError: If a URI names no filesystem pyarrow knows, or has bad options.
     """
     if not is_uri(location):
-        return pafs.LocalFileSystem(), str(Path(location).resolve())
+        return _pafs().LocalFileSystem(), str(Path(location).resolve())
     try:
         return from_uri(location, patient)
     except (OSError, ValueError) as err:
@@ -165,7 +192,7 @@ def read_text(location: str) -> str | None:
     """
     filesystem, path = resolve(location)
     with _failing_as_storage_error("read", location):
-        if filesystem.get_file_info(path).type != pafs.FileType.File:
+        if filesystem.get_file_info(path).type != _pafs().FileType.File:
             return None
         with filesystem.open_input_stream(path) as stream:
             data = stream.read()
@@ -196,8 +223,8 @@ def list_names(location: str) -> list[str]:
     """
     filesystem, path = resolve(location)
     with _failing_as_storage_error("list", location):
-        if filesystem.get_file_info(path).type != pafs.FileType.Directory:
+        if filesystem.get_file_info(path).type != _pafs().FileType.Directory:
             return []
-        selector = pafs.FileSelector(path, allow_not_found=True)
+        selector = _pafs().FileSelector(path, allow_not_found=True)
         infos = filesystem.get_file_info(selector)
     return sorted(PurePosixPath(info.path).name for info in infos)

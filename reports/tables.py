@@ -1,7 +1,9 @@
 """The report's tables as HTML: the computed frames, with numbers written for reading.
 
 With more than one context in the run (several activations, norm kinds, batch sizes, ...),
-every table gets a `setting` column naming the context of its row.
+every table gets a `setting` column naming the context of its row. A table longer than
+`MAX_ROWS` shows its first rows and says where all of them are (the CSV beside the page): a run
+of 10,000 trials would otherwise make a page of tens of thousands of rows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from reports.analysis import THRESHOLD
 from reports.contexts import CONTEXT_KEYS
 from reports.wording import context_label, fmt_num, fmt_p
 
+MAX_ROWS = 200
 PROBLEM_COLUMNS = ["placement", "lr", "seed", "status", "epochs_run", "final_loss", "problem", "trial_dir"]  # fmt: skip
 
 
@@ -78,33 +81,55 @@ def _outcomes(row) -> str:
     return f"A {row['outcome_a']}; B {row['outcome_b']}"
 
 
+def _capped(
+    frame: pd.DataFrame, csv: str, which: str = "all of them are"
+) -> tuple[pd.DataFrame, str]:
+    """The first `MAX_ROWS` rows of `frame` and, if it has more, the note saying so."""
+    if len(frame) <= MAX_ROWS:
+        return frame, ""
+    note = (
+        f'<p class="muted table-note">The first {MAX_ROWS:,} of {len(frame):,} rows; {which} '
+        f'in <a href="{csv}">{csv}</a>.</p>'
+    )
+    return frame.head(MAX_ROWS), note
+
+
 def render(frames: dict, problems: pd.DataFrame) -> dict[str, str]:
     """Every table of the page, by name."""
     several = len(frames["best_lr"][CONTEXT_KEYS].drop_duplicates()) > 1 if not frames["best_lr"].empty else False  # fmt: skip
 
-    def rows(frame: pd.DataFrame, cells) -> str:
-        return _table(
+    def rows(frame: pd.DataFrame, cells, csv: str, setting: bool = True) -> str:
+        shown, note = _capped(frame, csv)
+        with_setting = setting and several
+        return note + _table(
             [
-                {**({"setting": _setting(r)} if several else {}), **cells(r)}
-                for _, r in frame.iterrows()
+                {**({"setting": _setting(r)} if with_setting else {}), **cells(r)}
+                for _, r in shown.iterrows()
             ]
         )
 
+    shown_problems, problems_note = _capped(
+        problems, "trials.csv", "every trial, with its status, is"
+    )
+    shown_looks, looks_note = _capped(frames["looks"], "looks.csv")
+    factors = frames["factor_comparisons"]
     return {
-        "best": rows(frames["best_lr"], _best_cells),
-        "best_comparisons": rows(frames["best_lr_comparisons"], _comparison_cells),
-        "stable": rows(frames["stable_lr"], _stable_cells),
-        "interaction": _table([_interaction_cells(r) for _, r in frames["interaction"].iterrows()]),
-        "factor_comparisons": _table(
-            [_level_cells(r) for _, r in frames["factor_comparisons"].iterrows()]
+        "best": rows(frames["best_lr"], _best_cells, "best_lr.csv"),
+        "best_comparisons": rows(
+            frames["best_lr_comparisons"], _comparison_cells, "best_lr_comparisons.csv"
         ),
+        "stable": rows(frames["stable_lr"], _stable_cells, "stable_lr.csv"),
+        "interaction": rows(frames["interaction"], _interaction_cells, "interaction.csv", False),
+        "factor_comparisons": rows(factors, _level_cells, "factor_comparisons.csv", False),
         "comparisons": rows(
             frames["comparisons"],
             lambda r: {"lr": f"{r['lr']:g}", **_comparison_cells(r), "outcomes": _outcomes(r)},
+            "comparisons.csv",
         ),
-        "summary": _table([_summary_cells(r) for _, r in frames["summary"].iterrows()]),
-        "looks": _table(frames["looks"].to_dict("records")),
-        "problems": problems[PROBLEM_COLUMNS].to_html(
+        "summary": rows(frames["summary"], _summary_cells, "summary.csv", False),
+        "looks": looks_note + _table(shown_looks.to_dict("records")),
+        "problems": problems_note
+        + shown_problems[PROBLEM_COLUMNS].to_html(
             index=False, na_rep="", border=0, classes="data", float_format=lambda v: f"{v:.4g}"
         ),
     }

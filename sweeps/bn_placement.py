@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -16,8 +17,10 @@ import shlex
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
@@ -247,6 +250,8 @@ def _run(spec: SweepSpec, data) -> int:
         _write_spec(spec)
         identity = None if spec.remote else folder_identity(spec.run_dir)
         started = True
+        if spec.report:
+            _preload_report()
         slots = tune_runner.slots(spec, resources)
 
         def run_look(configs, experiment: str | None = None, earlier=()) -> None:
@@ -266,6 +271,7 @@ def _run(spec: SweepSpec, data) -> int:
     except KeyboardInterrupt:
         pressed_while_running = True  # the trials that did not end say it too
     finally:
+        ahead = _compute_ahead(spec) if started and spec.report and not spec.remote else None
         # Stopping Ray must finish, or its processes outlive the command: a press meanwhile
         # counts once Ray is down (no report is written then).
         try:
@@ -293,7 +299,7 @@ def _run(spec: SweepSpec, data) -> int:
         return 130
     try:
         pressed = pressed_while_running or tune_progress.pressed
-        return _finish(spec, time.time() - start, tune_ended[0], pressed)
+        return _finish(spec, time.time() - start, tune_ended[0], pressed, ahead)
     except storage.StorageError as err:
         error(f"error: reading the results back failed: {err}")
         return 1
@@ -325,20 +331,69 @@ def _removed(spec: SweepSpec, identity) -> str:
     )
 
 
-def _finish(spec: SweepSpec, wall_seconds: float, tune_ended: bool, pressed: bool) -> int:
+def _preload_report() -> None:
+    """Load the report's modules in a thread while the trials run (the driver mostly waits
+    then): about a second less between the last trial and the report. In Jupyter only the
+    statistics: pyplot there picks the notebook's own backend, not from a thread."""
+    names = ["reports.html"] + ([] if "ipykernel" in sys.modules else ["reports.plots"])
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # loaded again, and any error said, when used
+            for name in names:
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="report-preload", daemon=True).start()
+
+
+def _compute_ahead(spec: SweepSpec):
+    """Compute the report's frames in a thread while Ray stops (its stop is mostly waiting
+    for its processes to end); returns a function giving them (or raising what went wrong).
+    Tune has written every result when it returns; the frames are only read, so a stop
+    signal meanwhile leaves nothing half-done."""
+    done: dict = {}
+
+    def work() -> None:
+        try:
+            from reports.html import compute
+
+            done["frames"] = compute(spec.run_dir)
+        except Exception as err:  # raised where the frames are used, as before
+            done["error"] = err
+
+    thread = threading.Thread(target=work, name="report-frames", daemon=True)
+    thread.start()
+
+    def frames():
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["frames"]
+
+    return frames
+
+
+def _finish(
+    spec: SweepSpec, wall_seconds: float, tune_ended: bool, pressed: bool, ahead=None
+) -> int:
     with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
         # A run in object storage is read through a local copy of its small files.
         run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
-        return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed)
+        return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed, ahead)
 
 
 def _summarize(
-    spec: SweepSpec, run_dir: Path, wall_seconds: float, tune_ended: bool, pressed: bool
+    spec: SweepSpec,
+    run_dir: Path,
+    wall_seconds: float,
+    tune_ended: bool,
+    pressed: bool,
+    ahead=None,
 ) -> int:
     """Say what the run shows: the report and its answer in three lines, or without a report
     the placement x lr table. `tune_ended`: Tune ended every trial it ran (so trials without a
     final result have damaged results, not unfinished work); `pressed`: a stop signal came
-    while the trials ran (exit 130 even if it came as the last one ended)."""
+    while the trials ran (exit 130 even if it came as the last one ended); `ahead`: what
+    `_compute_ahead` returned, if it ran."""
     from reports import load_frames
     from reports.html import compute, summary, write_report
 
@@ -346,7 +401,8 @@ def _summarize(
     trials = None
     if spec.report:
         try:
-            frames = compute(run_dir)  # the report's frames, the run read once
+            # The report's frames, the run read once.
+            frames = compute(run_dir) if ahead is None else ahead()
             trials = frames["trials"] = _stopped(frames["trials"])
             page = write_report(
                 run_dir,
@@ -413,5 +469,16 @@ def _stopped(trials):
     return trials.assign(status=trials["status"].replace("running", "interrupted"))
 
 
+def exit_at_once(code: int) -> NoReturn:
+    """End the command with `code`: main() returned, so Ray is stopped, the reaper released
+    and every file written and closed. The interpreter's own teardown of Ray's, pandas' and
+    matplotlib's modules took about a second after that (benchmarks/RESULTS.md, the --quick
+    tail); nothing of the sweep's waits on it."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to keep
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_at_once(main())

@@ -19,8 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pyarrow import fs as pafs
-
 from bnlab import DatasetError, DataShape, TrialConfig, describe_model, load_dataset
 from bnlab.data import FASHION_MNIST_SHAPE, VALIDATION_SIZE
 from bnlab.user_archs import import_arch_module
@@ -579,6 +577,8 @@ def _remote_run(args) -> tuple[str, RunFolder]:
 
 def _check_bucket(uri: str) -> None:
     """A run cannot be written into a bucket that does not exist; say so before Ray starts."""
+    from pyarrow import fs as pafs  # only for a URI: a local run's checks do without pyarrow
+
     filesystem, path = storage.resolve(uri)
     bucket = path.strip("/").split("/")[0]
     try:

@@ -189,3 +189,38 @@ def test_an_unreadable_trial_folder_is_listed_as_damaged_for_a_user_without_root
     page = (run_copy / "report" / "index.html").read_text()
     assert "cannot be read (Permission denied)" in page and folder.name in page
     assert len(trials) == 12
+
+
+def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
+    """The modules of `names` that a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport sys\nprint([m for m in {names!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return eval(done.stdout.strip().splitlines()[-1])
+
+
+STACK = ("pandas", "pyarrow", "scipy", "matplotlib", "seaborn", "statsmodels", "jinja2")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["/nonexistent"], ["--bogus"]], ids=["help", "no run", "bad flag"]
+)
+def test_the_report_command_answers_a_mistake_without_its_libraries(argv):
+    code = (
+        "import runpy, sys, contextlib, io\n"
+        f"sys.argv = ['reports', *{argv!r}]\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        "    runpy.run_module('reports', run_name='__main__')"
+    )
+    assert _loaded_after(code, STACK) == []
+
+
+def test_the_sweep_command_line_loads_no_report_libraries():
+    assert _loaded_after("import reports.__main__, sweeps.bn_placement", STACK) == []
+
+
+def test_a_report_loads_neither_scipy_stats_nor_statsmodels_nor_seaborn():
+    # About 1.3 s of start-up together, more than a small report's statistics take.
+    code = "import reports.html, reports.plots"
+    assert _loaded_after(code, ("scipy.stats", "statsmodels", "seaborn")) == []

@@ -124,3 +124,28 @@ def test_a_report_stopped_while_written_leaves_the_previous_one_whole_and_no_scr
     assert writer.returncode == 130 and "the previous report is as it was" in err
     assert not list(run_copy.glob(".report.*"))
     assert {p.name: p.read_bytes() for p in (run_copy / "report").iterdir()} == before
+
+
+def test_a_report_of_10000_trials_fits_the_window_and_caps_its_tables(tmp_path, browser):
+    """The sweep's largest grid (40 contexts, 23 seeds): figures no wider than the page, long
+    tables cut at MAX_ROWS with a link to their CSV, nothing wider than the window."""
+    from benchmarks.synthetic_run import write_run
+    from reports.tables import MAX_ROWS
+
+    page_path = write_report(write_run(tmp_path / "run", 10_000), report_dir=tmp_path / "report")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(page_path.as_uri())
+    assert page.evaluate(OVERFLOWING) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+    column = page.evaluate("document.querySelector('#figures').getBoundingClientRect().width")
+    assert len(widths) == 6 and max(widths) <= column  # shown at their own size, not shrunk
+    captions = page.locator("figcaption").all_inner_texts()
+    assert all("Showing 4 of 40 settings" in caption for caption in captions)
+    rows = page.evaluate(
+        "Array.from(document.querySelectorAll('table.data')).map(t => t.tBodies[0].rows.length)"
+    )
+    assert max(rows) == MAX_ROWS
+    notes = page.locator(".table-note").all_inner_texts()
+    assert notes and all(note.endswith(".csv.") for note in notes)
+    assert "The first 200 of 600 rows" in page.inner_text("#comparisons + .table-box")

@@ -11,9 +11,11 @@ from reports.stats import (
     holm,
     interaction,
     mean_ci,
+    mean_ci_by,
     paired_test,
     pairwise_comparisons,
     seeds_needed,
+    seeds_needed_many,
     summarize,
 )
 from tests.reports.helpers import trials_frame
@@ -189,3 +191,124 @@ def test_summary_ci_matches_scipy():
     assert (row["final_val_accuracy_ci_low"], row["final_val_accuracy_ci_high"]) == pytest.approx(
         (low, high)
     )
+
+
+def test_mean_ci_by_gives_mean_ci_for_every_group_at_once():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "placement": rng.choice(["none", "after_activation"], 60),
+            "epoch": rng.integers(1, 4, 60),
+            "val_accuracy": rng.normal(0.8, 0.02, 60),
+        }
+    )
+    frame.loc[frame.index[:3], "val_accuracy"] = np.nan  # left out, as mean_ci leaves them out
+    lone = pd.DataFrame({"placement": ["lone"], "epoch": [1], "val_accuracy": [0.5]})
+    same = pd.DataFrame({"placement": ["same"] * 3, "epoch": [1] * 3, "val_accuracy": [0.7] * 3})
+    frame = pd.concat([frame, lone, same], ignore_index=True)
+    groups = mean_ci_by(frame, ["placement", "epoch"], "val_accuracy")
+    assert len(groups) == frame.groupby(["placement", "epoch"]).ngroups
+    for _, row in groups.iterrows():
+        values = frame.loc[
+            (frame["placement"] == row["placement"]) & (frame["epoch"] == row["epoch"]),
+            "val_accuracy",
+        ]
+        expected = mean_ci(values)
+        assert row["n"] == values.notna().sum()
+        assert [row["mean"], row["std"], row["ci_low"], row["ci_high"]] == pytest.approx(
+            list(expected), nan_ok=True, abs=1e-12
+        )
+    assert mean_ci_by(frame.iloc[:0], ["placement"], "val_accuracy").empty
+
+
+def test_mean_ci_is_scipys_t_interval():
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 7, 30):
+        x = rng.normal(0.8, 0.01, n)
+        low, high = scipy_stats.t.interval(0.95, n - 1, loc=x.mean(), scale=scipy_stats.sem(x))
+        assert mean_ci(x)[2:] == pytest.approx((low, high), rel=1e-14)
+
+
+def test_paired_test_is_scipys_t_test_and_bootstrap():
+    rng = np.random.default_rng(2)
+    for n in (3, 10, 23):
+        a, b = rng.normal(0.80, 0.01, n).round(3), rng.normal(0.80, 0.01, n).round(3)
+        row = paired_test(a, b)
+        assert row["p_value"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue, rel=1e-12)
+        boot = scipy_stats.bootstrap(
+            (a, b), lambda x, y, axis=-1: np.mean((x > y) + 0.5 * (x == y), axis=axis),
+            paired=True, vectorized=True, method="percentile", n_resamples=9999,
+            rng=np.random.default_rng(0),
+        )  # fmt: skip
+        assert (row["prob_ci_low"], row["prob_ci_high"]) == pytest.approx(
+            tuple(boot.confidence_interval), abs=1e-15
+        )
+
+
+def test_holm_is_statsmodels_holm():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5, 0.01, 0.2])
+    valid = ~np.isnan(p)
+    adjusted = holm(p)
+    assert np.isnan(adjusted[2])
+    assert adjusted[valid] == pytest.approx(multipletests(p[valid], method="holm")[1], rel=1e-15)
+
+
+def test_seeds_needed_for_many_effects_matches_one_by_one_and_statsmodels():
+    effects = [0.05, 0.3, -0.8, 2.0, 0.0, np.nan]
+    many = seeds_needed_many(effects, family_size=6)
+    assert many == pytest.approx([seeds_needed(e, 6) for e in effects], nan_ok=True)
+    for effect, n in zip(effects[:4], many[:4], strict=True):
+        power = TTestPower().power(abs(effect), nobs=n, alpha=0.05 / 6)
+        below = TTestPower().power(abs(effect), nobs=n - 1, alpha=0.05 / 6)
+        assert power >= 0.8 > below  # the smallest n with 80% power
+
+
+def test_the_interaction_by_least_squares_is_statsmodels_anova():
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.anova import anova_lm
+
+    trials = _grid(lambda p, j: 0.01 * j if p == "after_activation" else 0.0)
+    row = interaction(trials).iloc[0]
+    data = pd.DataFrame(
+        {"y": trials["final_val_accuracy"], "placement": trials["placement"],
+         "level": trials["lr"].astype(str), "seed": trials["seed"].astype(str)}
+    )  # fmt: skip
+    fit = ols("y ~ C(placement) * C(level) + C(seed)", data=data).fit()
+    term = anova_lm(fit, typ=2).loc["C(placement):C(level)"]
+    assert (row["f_value"], row["df"], row["df_resid"], row["p_value"]) == pytest.approx(
+        (term["F"], term["df"], fit.df_resid, term["PR(>F)"]), rel=1e-9
+    )
+
+
+@pytest.mark.filterwarnings("ignore")  # statsmodels warns of the rank-deficient design
+def test_an_interaction_with_a_missing_cell_is_statsmodels_own():
+    trials = _grid(lambda p, j: 0.01 * j if p == "after_activation" else 0.0)
+    trials = trials[~((trials["placement"] == "none") & (trials["lr"] == 1.0))]
+    row = interaction(trials).iloc[0]  # rank-deficient: statsmodels' handling, as before
+    assert np.isfinite(row["p_value"]) and row["df"] == 2
+
+
+def test_the_distributions_are_scipy_stats_own():
+    from reports import distributions
+
+    x = np.array([-np.inf, -3.0, -0.5, 0.0, 0.7, 2.5, np.inf, np.nan])
+    q = np.array([0.0, 1e-9, 0.025, 0.5, 0.975, 1.0, np.nan])
+    for df in (1, 2, 9, 29, 1e4):
+        for name in ("cdf", "sf"):
+            ours, theirs = (
+                getattr(distributions.t, name)(x, df),
+                getattr(scipy_stats.t, name)(x, df),
+            )
+            np.testing.assert_array_equal(ours, theirs)
+        for name in ("ppf", "isf"):
+            ours, theirs = (
+                getattr(distributions.t, name)(q, df),
+                getattr(scipy_stats.t, name)(q, df),
+            )
+            np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(distributions.f.sf(x, df, 7), scipy_stats.f.sf(x, df, 7))
+    np.testing.assert_array_equal(distributions.norm.sf(x), scipy_stats.norm.sf(x))
+    np.testing.assert_array_equal(distributions.norm.isf(q), scipy_stats.norm.isf(q))
+    assert distributions.chi2 is scipy_stats.chi2  # any other name is scipy.stats' own

@@ -12,6 +12,7 @@ a figure is drawn.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd

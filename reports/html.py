@@ -29,7 +29,7 @@ from reports.settling import read_looks
 from reports.stats import CHANCE
 
 MARGIN_POINTS = MARGIN * 100
-PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "matplotlib"]  # fmt: skip
+PACKAGES = ["bnlab", "tensorflow", "keras", "ray", "numpy", "pandas", "scipy", "statsmodels", "seaborn", "matplotlib"]  # fmt: skip
 FIGURES = {
     "final_vs_lr": ("Accuracy vs learning rate", "Final validation accuracy against learning rate on a log axis, per placement: every seed as a point, the mean with a 95% CI, diverged trials as crosses at chance and each placement's largest stable learning rate as a dotted line."),
     "gain_per_lr": ("Gain per learning rate", "Mean paired difference in final validation accuracy between each pair of placements at each learning rate, with 95% CIs: left every learning rate, right only where neither side diverged, on its own scale; zero means no difference."),

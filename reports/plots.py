@@ -4,8 +4,7 @@ Each function takes frames and returns a matplotlib Figure. Means and their 95% 
 over seeds come computed (`reports.figures`, with `reports.stats.mean_ci_by`): nothing here
 resamples. Frames carry a `context` column, a label per setting of the other axes ('' when the
 run has one); `contexts` lists the labels to draw, in order: a row of panels (or a group of
-bars) each. The look is seaborn's (its whitegrid theme and deep palette, written out here:
-seaborn itself imports scipy.stats, a second of start-up for a report that needs neither).
+bars) each, in seaborn's whitegrid theme and deep palette; the heatmap is seaborn's.
 
 Panels are placed in inches, not by a layout engine: constrained layout and a tight bounding
 box each draw the whole figure once more to measure it, which was most of a figure's cost.
@@ -23,28 +22,15 @@ if "ipykernel" not in sys.modules:  # in Jupyter the figures show inline, with i
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
 from reports.stats import CHANCE
 
-# seaborn.set_theme(context="notebook", style="whitegrid") and its "deep" palette.
-PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]  # fmt: skip
-THEME = {
-    "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15",
-    "axes.labelsize": 12.0, "axes.linewidth": 1.25, "axes.titlesize": 12.0,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE), "font.size": 12.0,
-    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
-    "grid.color": ".8", "grid.linewidth": 1.0, "legend.fontsize": 11.0,
-    "legend.title_fontsize": 12.0, "lines.solid_capstyle": "round", "patch.edgecolor": "w",
-    "patch.force_edgecolor": True, "text.color": ".15", "xtick.bottom": False,
-    "xtick.color": ".15", "xtick.labelsize": 11.0, "xtick.major.size": 6.0,
-    "xtick.major.width": 1.25, "xtick.minor.size": 4.0, "xtick.minor.width": 1.0,
-    "ytick.color": ".15", "ytick.labelsize": 11.0, "ytick.left": False, "ytick.major.size": 6.0,
-    "ytick.major.width": 1.25, "ytick.minor.size": 4.0, "ytick.minor.width": 1.0,
-}  # fmt: skip
-matplotlib.rcParams.update(THEME)
+sns.set_theme(context="notebook", style="whitegrid")
+PALETTE = sns.color_palette("deep")
 # The page's text column is 1,068 px wide (templates/report.html): at 100 dpi a figure of this
 # width is shown at its own size, its text as large as drawn.
 WIDTH = 10.5
@@ -308,30 +294,16 @@ def accuracy_heatmap(cells: pd.DataFrame, contexts: list[str]) -> plt.Figure:
 
 
 def _heatmap(ax, table: pd.DataFrame, outcome: pd.DataFrame, scale: Normalize) -> None:
-    """A heatmap as seaborn draws one: a cell per value, its number written in it (dark or
-    light for contrast), 'diverged' where every seed diverged."""
-    values = table.to_numpy(float)
-    ax.pcolormesh(np.ma.masked_invalid(values), cmap="viridis", norm=scale)
-    colours = plt.get_cmap("viridis")(scale(values))
-    for (row, column), value in np.ndenumerate(values):
-        text = "diverged" if outcome.iat[row, column] == "diverged" else f"{value:.3f}"
-        if np.isnan(value):
-            continue
-        luminance = np.dot(_linear(colours[row, column, :3]), [0.2126, 0.7152, 0.0722])
-        ax.text(column + 0.5, row + 0.5, text, ha="center", va="center",
-                color=".15" if luminance > 0.408 else "w")  # fmt: skip
-    ax.set(xlim=(0, values.shape[1]), ylim=(values.shape[0], 0))
-    ax.set_xticks(np.arange(values.shape[1]) + 0.5, [f"{lr:g}" for lr in table.columns])
-    ax.set_yticks(np.arange(values.shape[0]) + 0.5, table.index)
-    ax.grid(False)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-
-
-def _linear(rgb) -> np.ndarray:
-    """sRGB to linear light (seaborn's relative luminance)."""
-    rgb = np.asarray(rgb, dtype=float)
-    return np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    """seaborn's heatmap of one context: each cell's number written in it, 'diverged' where
+    every seed diverged (the colour bar is the figure's, shared by every context)."""
+    labels = table.map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
+    labels = labels.where(outcome != "diverged", "diverged")
+    sns.heatmap(
+        table, annot=labels, fmt="", cmap="viridis", vmin=scale.vmin, vmax=scale.vmax,
+        cbar=False, ax=ax,
+    )  # fmt: skip
+    ax.set_xticklabels([f"{lr:g}" for lr in table.columns])
+    ax.tick_params(axis="y", rotation=0)
 
 
 def cost(times: pd.DataFrame, params: pd.DataFrame, contexts: list[str]) -> plt.Figure:

@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from reports import distributions as stats  # scipy.stats' t and normal, without its import time
 from reports.stats import ALPHA
 
 MARGIN = 0.003  # accuracy, i.e. 0.3 accuracy points

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
+import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import stats
+from statsmodels.formula.api import ols
+from statsmodels.stats.anova import anova_lm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 
-from reports import distributions as stats
 from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
 
 CONFIDENCE = 0.95
@@ -76,13 +81,6 @@ def mean_ci(values, bounds: tuple[float, float] | None = None) -> tuple[float, f
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
     return mean, std, float(low), float(high)
-
-
-def _paired_p(diff: np.ndarray) -> float:
-    """The two-sided paired t-test's p-value (`scipy.stats.ttest_rel` on the differences)."""
-    n = len(diff)
-    t = diff.mean() / np.sqrt(diff.var(ddof=1) / n)
-    return float(2 * special.stdtr(n - 1, -abs(t)))
 
 
 def mean_ci_by(
@@ -160,52 +158,18 @@ def summarize(trials: pd.DataFrame, history: pd.DataFrame, threshold: float = 0.
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values; NaN stays NaN and is not counted in the family.
-
-    statsmodels' `multipletests(method="holm")` step by step (without its garbage collection
-    on every call, which a report with many contexts called hundreds of times)."""
+    """Holm-Bonferroni adjusted p-values; NaN stays NaN and is not counted in the family."""
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full_like(p, np.nan)
     valid = ~np.isnan(p)
     if valid.any():
-        family = p[valid]
-        order = np.argsort(family)
-        stepped = np.maximum.accumulate(family[order] * np.arange(len(family), 0, -1))
-        stepped[stepped > 1] = 1
-        adjusted[np.flatnonzero(valid)[order]] = stepped
+        adjusted[valid] = multipletests(p[valid], method="holm")[1]
     return adjusted
 
 
 def _prob_improvement(a, b, axis=-1):
     # Ties count half, so identical runs give exactly 0.5 (no evidence either way).
     return np.mean((a > b) + 0.5 * (a == b), axis=axis)
-
-
-@functools.lru_cache(maxsize=8)  # a run has a few numbers of pairs; each is 80 KB per pair
-def _resample_counts(n: int) -> np.ndarray:
-    """How often each of n seed pairs is drawn in each bootstrap resample: the draws that
-    `scipy.stats.bootstrap` (paired, one batch) makes from a generator seeded with
-    `BOOTSTRAP_SEED`, shape (resamples, n). The same for every comparison of n pairs."""
-    drawn = np.random.default_rng(BOOTSTRAP_SEED).integers(0, n, (BOOTSTRAP_RESAMPLES, n))
-    counts = np.zeros((BOOTSTRAP_RESAMPLES, n))
-    np.add.at(counts, (np.arange(BOOTSTRAP_RESAMPLES)[:, None], drawn), 1)
-    counts.flags.writeable = False
-    return counts
-
-
-def _bootstrap_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """The 95% percentile-bootstrap interval of P(A > B) over the seed pairs, as
-    `scipy.stats.bootstrap(..., paired=True, method="percentile")` gives it (the same
-    resamples; its quantiles can differ in the last bit of a float).
-
-    Each resample's statistic is the mean of the drawn pairs' scores (1, 0.5 or 0): counts
-    times scores, whose sums of halves are exact in any order, so it equals scipy's mean of
-    the drawn pairs, without drawing and comparing 9,999 x n values per comparison."""
-    scores = (a > b) + 0.5 * (a == b)
-    theta = _resample_counts(len(a)) @ scores / len(a)
-    tail = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(theta, [tail, 1 - tail])
-    return float(low), float(high)
 
 
 def paired_test(a, b) -> dict:
@@ -236,13 +200,17 @@ def paired_test(a, b) -> dict:
     if len(diff) < 2:
         row["note"] = f"too few paired seeds for a test (n={len(diff)})"
         return row
-    row["prob_ci_low"], row["prob_ci_high"] = _bootstrap_interval(a, b)
+    bootstrap = stats.bootstrap(
+        (a, b), _prob_improvement, paired=True, vectorized=True, method="percentile",
+        n_resamples=BOOTSTRAP_RESAMPLES, rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )  # fmt: skip
+    row["prob_ci_low"], row["prob_ci_high"] = map(float, bootstrap.confidence_interval)
     if std == 0:
         row["note"] = (
             "no difference on any seed" if mean == 0 else "the same difference on every seed"
         )
         return row
-    row["p_value"] = _paired_p(diff)
+    row["p_value"] = float(stats.ttest_rel(a, b).pvalue)
     row["effect_size"] = mean / std
     return row
 
@@ -256,38 +224,10 @@ def seeds_needed(effect_size: float, family_size: int) -> float:
     return float(seeds_needed_many([effect_size], family_size)[0])
 
 
-def _power(effect, nobs, alpha: float) -> np.ndarray:
-    """The power of a two-sided one-sample t-test, elementwise: statsmodels' `ttest_power`
-    (the noncentral t beyond the two critical values), on scipy.special.
-
-    scipy's noncentral t is NaN at scattered large n (from about 80 seeds on, also where the
-    power is near 80%); there, beyond `SMALL_N_SCAN`, a normal approximation of it stands in,
-    within 0.0003 of the exact power wherever both exist (checked from 65 to 1e12 seeds).
-    """
-    effect, nobs = np.broadcast_arrays(np.asarray(effect, float), np.asarray(nobs, float))
-    df, shift = nobs - 1, effect * np.sqrt(nobs)
-    with np.errstate(all="ignore"):
-        upper, lower = stats.t.isf(alpha / 2, df), stats.t.ppf(alpha / 2, df)
-        power = (1 - special.nctdtr(df, shift, upper)) + special.nctdtr(df, shift, lower)
-        power = np.asarray(power, dtype=float)
-        holes = np.isnan(power) & (nobs > SMALL_N_SCAN)
-        if holes.any():
-            df, shift, upper = df[holes], shift[holes], upper[holes]
-            scale, bias = np.sqrt(1 + upper**2 / (2 * df)), 1 - 1 / (4 * df)
-            power[holes] = special.ndtr((shift - upper * bias) / scale) + special.ndtr(
-                (-shift - upper * bias) / scale
-            )
-    return power
-
-
 def seeds_needed_many(effect_sizes, family_size: int) -> np.ndarray:
-    """`seeds_needed` for many effect sizes at once, in a few array operations.
-
-    The smallest n whose power reaches 80%: n = 2 to `SMALL_N_SCAN` one by one, as one table
-    (statsmodels' root finder is unreliable below a few dozen seeds: wrong roots for large
-    effects, NaN for huge ones); beyond, by bisection over whole numbers, every effect at once.
-    It is the root finder's answer rounded up, where the root finder finds one.
-    """
+    """`seeds_needed` for many effect sizes at once: statsmodels' power of every effect at
+    n = 2 .. `SMALL_N_SCAN` in one call (its root finder is unreliable below a few dozen seeds:
+    wrong roots for large effects, NaN for huge ones), its root finder beyond."""
     effect = np.abs(np.asarray(effect_sizes, dtype=float))
     needed = np.full(effect.shape, np.nan)
     ok = np.flatnonzero(np.isfinite(effect) & (effect != 0))
@@ -295,23 +235,16 @@ def seeds_needed_many(effect_sizes, family_size: int) -> np.ndarray:
         return needed
     alpha = ALPHA / max(1, family_size)
     small = np.arange(2, SMALL_N_SCAN + 1)
-    reached = _power(effect[ok, None], small[None, :], alpha) >= POWER
-    found = reached.any(axis=1)
-    needed[ok[found]] = small[reached[found].argmax(axis=1)]
-    rest = ok[~found]
-    low = np.full(len(rest), float(SMALL_N_SCAN))  # power below 80% here
-    high = 2 * low
-    for _ in range(60):  # doubling: power grows with n
-        short = ~(_power(effect[rest], high, alpha) >= POWER) & (high < 2.0**62)
-        if not short.any():
-            break
-        low, high = np.where(short, high, low), np.where(short, 2 * high, high)
-    while (wide := high - low > 1).any():
-        middle = np.floor((low + high) / 2)
-        enough = _power(effect[rest], middle, alpha) >= POWER
-        high = np.where(wide & enough, middle, high)
-        low = np.where(wide & ~enough, middle, low)
-    needed[rest] = np.where(_power(effect[rest], high, alpha) >= POWER, high, np.nan)
+    power = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the noncentral t warns (and is NaN) at huge effects
+        table = power.power(effect_size=effect[ok, None], nobs=small[None, :], alpha=alpha)
+        reached = np.nan_to_num(table) >= POWER
+        found = reached.any(axis=1)
+        needed[ok[found]] = small[reached[found].argmax(axis=1)]
+        for i in ok[~found]:
+            n = power.solve_power(effect_size=effect[i], alpha=alpha, power=POWER)
+            needed[i] = math.ceil(n) if np.isfinite(n) else np.nan
     return needed
 
 
@@ -441,82 +374,6 @@ def anova_interaction(frame: pd.DataFrame, score: str, factor: str, levels: str)
     if row["n_placements"] < 2 or row["n_levels"] < 2:
         row["note"] = f"needs at least 2 placements and 2 {levels}"
         return row
-    fit = _least_squares(data.dropna(subset=["y"]))
-    if fit is None:  # a cell missing: statsmodels' own handling of a rank-deficient design
-        return _statsmodels_interaction(data, row)
-    ssr, df_resid, ssr_reduced, df = fit
-    if df_resid < 1:
-        row["note"] = "needs at least 2 seeds per cell"
-        return row
-    if ssr <= 1e-12 * max(1.0, float(((data["y"] - data["y"].mean()) ** 2).sum())):
-        row["note"] = "every seed gave the same score: no variance to test"
-        return row
-    f_value = ((ssr_reduced - ssr) / df) / (ssr / df_resid)
-    row.update(
-        f_value=float(f_value),
-        df=float(df),
-        df_resid=float(df_resid),
-        p_value=float(stats.f.sf(f_value, df, df_resid)),
-    )
-    return row
-
-
-def _dummies(codes: np.ndarray, levels: int) -> np.ndarray:
-    """Treatment coding of one factor: a 0/1 column per level but the first."""
-    return (codes[:, None] == np.arange(1, levels)[None, :]).astype(float)
-
-
-def _least_squares(data: pd.DataFrame) -> tuple[float, int, float, int] | None:
-    """The OLS fit of `y ~ C(placement) * C(level) + C(seed)` and of the same without the
-    interaction, by numpy: (SSR, residual df, SSR without the interaction, the interaction's
-    df). The interaction's type II sum of squares is the difference of the two SSRs, as
-    statsmodels' `anova_lm(typ=2)` finds it (checked to 1e-12 on complete designs), at a tenth
-    of its cost. None where the design is rank-deficient (a placement x level cell missing)."""
-    y = data["y"].to_numpy(float)
-    (p, n_p), (lv, n_l), (s, n_s) = (
-        (codes, len(levels))
-        for codes, levels in (
-            pd.factorize(data[k], sort=True) for k in ("placement", "level", "seed")
-        )
-    )
-    cell = p * n_l + lv
-    if len(y) == n_p * n_l * n_s and len(np.unique(cell * n_s + s)) == len(y):
-        return _balanced(y, cell, p, lv, s, (n_p, n_l, n_s))
-    placement, level = _dummies(p, n_p), _dummies(lv, n_l)
-    both = (placement[:, :, None] * level[:, None, :]).reshape(len(y), -1)
-    main = np.hstack([np.ones((len(y), 1)), placement, level, _dummies(s, n_s)])
-    full = np.hstack([main, both])
-    fits = []
-    for design in (full, main):
-        coef, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
-        residual = y - design @ coef
-        fits.append((float(residual @ residual), int(rank)))
-    (ssr, rank), (ssr_reduced, rank_reduced) = fits
-    if rank < full.shape[1]:
-        return None
-    return ssr, len(y) - rank, ssr_reduced, rank - rank_reduced
-
-
-def _balanced(y, cell, p, lv, s, sizes) -> tuple[float, int, float, int]:
-    """`_least_squares` of a complete design (every seed once in every placement x level
-    cell): the fits are sums of means, no matrix to solve (a small least-squares problem cost
-    milliseconds in OpenBLAS's threads on a busy machine)."""
-    n_p, n_l, n_s = sizes
-
-    def means(codes, n):
-        return (np.bincount(codes, weights=y, minlength=n) / np.bincount(codes, minlength=n))[codes]  # fmt: skip
-
-    grand, seed = y.mean(), means(s, n_s)
-    full = y - means(cell, n_p * n_l) - seed + grand
-    reduced = y - means(p, n_p) - means(lv, n_l) - seed + 2 * grand
-    rank = n_p * n_l + n_s - 1
-    return float(full @ full), len(y) - rank, float(reduced @ reduced), (n_p - 1) * (n_l - 1)
-
-
-def _statsmodels_interaction(data: pd.DataFrame, row: dict) -> dict:
-    from statsmodels.formula.api import ols  # only here: it loads in about 0.3 s
-    from statsmodels.stats.anova import anova_lm
-
     fit = ols("y ~ C(placement) * C(level) + C(seed)", data=data).fit()
     if fit.df_resid < 1:
         row["note"] = "needs at least 2 seeds per cell"

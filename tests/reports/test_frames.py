@@ -218,9 +218,3 @@ def test_the_report_command_answers_a_mistake_without_its_libraries(argv):
 
 def test_the_sweep_command_line_loads_no_report_libraries():
     assert _loaded_after("import reports.__main__, sweeps.bn_placement", STACK) == []
-
-
-def test_a_report_loads_neither_scipy_stats_nor_statsmodels_nor_seaborn():
-    # About 1.3 s of start-up together, more than a small report's statistics take.
-    code = "import reports.html, reports.plots"
-    assert _loaded_after(code, ("scipy.stats", "statsmodels", "seaborn")) == []

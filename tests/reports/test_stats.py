@@ -288,27 +288,3 @@ def test_an_interaction_with_a_missing_cell_is_statsmodels_own():
     trials = trials[~((trials["placement"] == "none") & (trials["lr"] == 1.0))]
     row = interaction(trials).iloc[0]  # rank-deficient: statsmodels' handling, as before
     assert np.isfinite(row["p_value"]) and row["df"] == 2
-
-
-def test_the_distributions_are_scipy_stats_own():
-    from reports import distributions
-
-    x = np.array([-np.inf, -3.0, -0.5, 0.0, 0.7, 2.5, np.inf, np.nan])
-    q = np.array([0.0, 1e-9, 0.025, 0.5, 0.975, 1.0, np.nan])
-    for df in (1, 2, 9, 29, 1e4):
-        for name in ("cdf", "sf"):
-            ours, theirs = (
-                getattr(distributions.t, name)(x, df),
-                getattr(scipy_stats.t, name)(x, df),
-            )
-            np.testing.assert_array_equal(ours, theirs)
-        for name in ("ppf", "isf"):
-            ours, theirs = (
-                getattr(distributions.t, name)(q, df),
-                getattr(scipy_stats.t, name)(q, df),
-            )
-            np.testing.assert_array_equal(ours, theirs)
-        np.testing.assert_array_equal(distributions.f.sf(x, df, 7), scipy_stats.f.sf(x, df, 7))
-    np.testing.assert_array_equal(distributions.norm.sf(x), scipy_stats.norm.sf(x))
-    np.testing.assert_array_equal(distributions.norm.isf(q), scipy_stats.norm.isf(q))
-    assert distributions.chi2 is scipy_stats.chi2  # any other name is scipy.stats' own

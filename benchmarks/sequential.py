@@ -4,8 +4,9 @@ and what does it cost?
     python -m benchmarks.sequential [--studies 6000] [--seed 0] [--spending hwang_shih_decani_-2]
 
 No training: each simulated study draws per-seed scores (or per-seed paired differences) and runs
-`reports.sequential.judge` look by look over the default schedule (3, 5, 8, 12, 19, 30 seeds),
-adding seeds only to the comparisons still undecided. The family is the default study's: the 3
+`reports.sequential.judge` look by look over the default schedule (3, 5, 8, 12, 19, 30 seeds;
+as `--settle`, without the looks where nothing could be decided), adding seeds only to the
+comparisons still undecided. The family is the default study's: the 3
 pairs of 3 placements at each of 5 learning rates, and the 3 pairs at their best learning rates
 (18 comparisons). Where a scenario draws scores per placement, the three comparisons of a
 learning rate share their sides (A - B, A - C and B - C from the same seeds' scores), a seed's
@@ -52,7 +53,15 @@ import pandas as pd
 from scipy import stats
 
 from reports.selection import STABLE_MIN_ACCURACY, best_lr_choices
-from reports.sequential import DEFAULT_SPENDING, SPENDING, VERDICTS, Design, judge, judge_p_values
+from reports.sequential import (
+    DEFAULT_SPENDING,
+    SPENDING,
+    VERDICTS,
+    Design,
+    first_decisive,
+    judge,
+    judge_p_values,
+)
 from reports.settling import candidate_lrs, differences
 from reports.stats import CHANCE, scored
 
@@ -292,7 +301,8 @@ def t_judge(diffs, n_before, codes, design: Design, informative=None):
         df = np.where(n >= 2, n - 1, np.nan)
         p_sup = 2 * stats.t.sf(np.abs(t0), df)
         p_eq = np.maximum(stats.t.sf(lower, df), stats.t.cdf(upper, df))
-    return judge_p_values(p_sup, np.sign(mean), p_eq, n, n_before, codes, design, first=(2, 2))
+    every_look = ((2, 2), (2, 2))  # (first decisive seeds, floor) per family: from 2 seeds on
+    return judge_p_values(p_sup, np.sign(mean), p_eq, n, n_before, codes, design, every_look)
 
 
 def _sign_flip(diffs, n_before, codes, design, informative):
@@ -305,6 +315,10 @@ TESTS = {"sign-flip": _sign_flip, "t (old)": t_judge}
 def simulate(scenario: Scenario, design: Design, studies: int, rng, test) -> tuple:
     """Run the design on simulated studies: verdict codes and seeds used, shape (studies, K)."""
     schedule = design.schedule(FIRST_SEEDS)
+    if test is not t_judge:  # as `seeds_to_add`: no look where nothing can be decided
+        family = len(scenario.means)
+        can = min(first_decisive(design, sided, family) for sided in (2, 1))
+        schedule = (schedule[0], *(n for n in schedule[1:] if n >= can))
     codes, used = [], []
     for start in range(0, studies, CHUNK):
         size = min(CHUNK, studies - start)

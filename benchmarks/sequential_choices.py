@@ -3,6 +3,7 @@ sign-pattern subgroup, divergence as its own outcome, and scenarios the main ben
 list (benchmarks/RESULTS.md, "Settling").
 
     python -m benchmarks.sequential_choices [--studies 3000] [--part all]
+    python -m benchmarks.sequential_choices --studies 300 --part adastop  # pip install adastop
 
 `--part spending`: the realistic scenario under each spending shape (power, seeds per
 comparison); `bits`: the same with subgroups of 2**12 to 2**16 patterns; `two_part`: a sign test
@@ -10,13 +11,15 @@ on the seeds where exactly one side failed and a sign-flip test of accuracy wher
 (Bonferroni: twice the smaller p), against the sign-flip test of the difference; `scenarios`:
 single comparisons (no Holm slack) and families under divergence probabilities 0.05-0.95, at
 the margin up to 0.9, a 2-seed first look, budgets of 12 and 60 seeds, and noise t(2), Cauchy
-and (skewed) lognormal.
+and (skewed) lognormal; `adastop`: AdaStop's comparator (Mathieu et al. 2023) on one learning
+rate's 3 placements, where it is installed (slow: about 1 s a study; not in `all`).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import time
 
 import numpy as np
@@ -223,11 +226,67 @@ def unlisted(studies: int) -> None:
     bench._noise = _normal_noise
 
 
+def adastop(studies: int) -> None:
+    """AdaStop's own comparator on one learning rate's 3 placements (needs `pip install
+    adastop`, which this project does not depend on)."""
+    try:
+        from adastop import MultipleAgentsComparator
+    except ImportError:
+        print("adastop is not installed (pip install adastop): skipped")
+        return
+    logging.disable(logging.CRITICAL)
+    for q, shift in ((0.5, 0.0), (0.0, 0.0), (0.0, 0.006)):  # the sign-flip design, same setting
+        cells = bench._made_up(q, groups=1)
+        cells.sd[:], cells.mean[0, 0] = 0.005, cells.mean[0, 0] + shift
+        scenario = bench.Scenario("x", cells.draw, cells.means())
+        rng = np.random.default_rng([2, int(shift * 1000), int(q * 10)])
+        codes, used = bench.simulate(
+            scenario, seq.Design(), 10 * studies, rng, bench.TESTS["sign-flip"]
+        )
+        wrong, _ = bench.wrong_verdicts(codes, scenario.means, MARGIN)
+        print(
+            f"sign-flip, q {q:g}, shift {shift:g}: any wrong better {wrong.mean():.3f}, "
+            f"placement 0 better than 1 {(codes[:, 0] == bench.A_BETTER).mean():.3f} at "
+            f"{used[:, 0].mean():.1f} seeds ({10 * studies} studies)",
+            flush=True,
+        )
+    rng = np.random.default_rng(0)
+    for name, q, shift in (
+        ("null_q0.5", 0.5, 0.0),
+        ("null_normal", 0.0, 0.0),
+        ("shift", 0.0, 0.006),
+    ):
+        wrong = found = 0
+        runs = []
+        for _ in range(studies):
+            scores = np.where(rng.random((3, 30)) < q, 0.1, rng.normal(0.85, 0.005, (3, 30)))
+            scores[0] += np.where(scores[0] > STABLE_MIN_ACCURACY, shift, 0.0)
+            comparator = MultipleAgentsComparator(
+                n=5, K=6, B=2000, alpha=0.05, seed=int(rng.integers(2**31))
+            )
+            for k in range(6):
+                comparator.partial_compare(
+                    {f"p{i}": scores[i, : 5 * (k + 1)] for i in range(3)}, verbose=False
+                )
+                if comparator.is_finished:
+                    break
+            verdicts = comparator.decisions
+            wrong += shift == 0 and any(v in ("larger", "smaller") for v in verdicts.values())
+            found += shift > 0 and verdicts[str(np.array([0, 1]))] == "larger"
+            runs.append(np.mean(list(comparator.n_iters.values())))
+        print(
+            f"{name:12} any wrong 'different' {wrong / studies:.3f}, placement 0 shown larger "
+            f"than 1 {found / studies:.3f}, {np.mean(runs):.1f} runs per placement",
+            flush=True,
+        )
+
+
 PARTS = {
     "spending": spending_shapes,
     "bits": subgroup_bits,
     "two_part": two_part,
     "scenarios": unlisted,
+    "adastop": adastop,
 }
 
 
@@ -237,7 +296,7 @@ def main(argv=None) -> None:
     parser.add_argument("--part", default="all", choices=["all", *PARTS])
     args = parser.parse_args(argv)
     for name, part in PARTS.items():
-        if args.part in ("all", name):
+        if args.part == name or (args.part == "all" and name != "adastop"):
             print(f"--- {name}", flush=True)
             part(args.studies)
 

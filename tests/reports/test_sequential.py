@@ -14,6 +14,7 @@ from reports.sequential import (
     VERDICTS,
     Design,
     decide,
+    decisive_seeds,
     first_decisive,
     judge,
     look_level,
@@ -201,6 +202,9 @@ def test_the_first_look_that_can_decide_depends_on_the_family():
     assert spending(0.4, 0.05 / 18, design.spending) >= smallest_p(12)
     assert spending(11 / 30, 0.05 / 18, design.spending) < smallest_p(11)
     assert first_decisive(design, 2, 1) == 9  # one comparison alone
+    # A family that grew from 3 comparisons: its previous look spent from 10 and 9 seeds on.
+    assert decisive_seeds(design, 18, 3) == ((12, 10), (12, 9))
+    assert decisive_seeds(design, 18) == ((12, 12), (12, 12))
     assert first_decisive(Design(max_seeds=3), 2, 1) == 4  # never: 3 seeds cannot
 
 
@@ -213,6 +217,14 @@ def test_looks_before_the_first_decisive_one_spend_nothing_and_pass_it_on():
     spent = spending(np.array([0.4, 19 / 30]), share, design.spending)
     assert look_level(12, 19, share, design, first=12) == pytest.approx(spent[1] - spent[0])
     assert look_level(19, 19, share, design, first=12) == 0.0  # no new seeds, nothing spent
+    # A look at 10 seeds spent something if the family was smaller then (its first decisive
+    # look at 9 seeds): the look after it spends only from there, never anything twice.
+    assert look_level(10, 12, share, design, first=12, floor=9) == pytest.approx(
+        spending(0.4, share, design.spending) - spending(1 / 3, share, design.spending)
+    )
+    assert look_level(8, 12, share, design, first=12, floor=9) == pytest.approx(
+        spending(0.4, share, design.spending)
+    )
     # The union bound: over any path of looks the levels add up to at most the share ...
     for path in [(3, 5, 8, 12, 19, 30), (3, 12, 30), (3, 19, 30), (12, 30)]:
         levels = [

@@ -12,6 +12,7 @@ from reports.settling import BEST_LR, differences, fixed_design, verdicts_at_fix
 from reports.stats import ALPHA, interaction, pairwise_comparisons, scored, summarize
 
 THRESHOLD = 0.8  # val_accuracy; the summary counts the epochs to reach it
+SIGN_FLIP, PAIRED_T = "sign_flip", "t"  # the test behind a run's verdicts (`verdicts["test"]`)
 LOOK_COLUMNS = ["look", "seeds", "new_seeds", "trials", "cells", "a_better", "b_better", "equivalent", "undecided"]  # fmt: skip
 
 
@@ -27,8 +28,9 @@ def analyze(
     factor tests of every other axis with two or more values; `factor_comparisons` the levels of
     each such axis against each other. `verdicts` holds each comparison of interest's verdict
     (better, equivalent within `margin` accuracy, undecided): a settling run's stored decisions
-    (`looks`, from `settling.read_looks`), or else one look at the seeds the run has; `looks`
-    one row per look and `design` the design, as one row.
+    (`looks`, from `settling.read_looks`), or else one look at the seeds the run has, and the
+    test behind them (`test`: SIGN_FLIP, or PAIRED_T for runs stored before); `looks` one row
+    per look and `design` the design, as one row.
     """
     lr_interaction = interaction(trials)
     factors = factor_interactions(trials)
@@ -55,7 +57,7 @@ def analyze(
     }
 
 
-VERDICT_COLUMNS = {"verdict": "verdict", "n_seeds": "verdict_seeds", "decided_at_look": "decided_at_look", "p_superiority": "p_superiority", "p_equivalence": "p_equivalence"}  # fmt: skip
+VERDICT_COLUMNS = {"verdict": "verdict", "n_seeds": "verdict_seeds", "decided_at_look": "decided_at_look", "p_superiority": "p_superiority", "p_equivalence": "p_equivalence", "min_seeds": "verdict_min_seeds", "test": "verdict_test"}  # fmt: skip
 
 
 def _with_verdicts(frame: pd.DataFrame, verdicts: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -63,7 +65,7 @@ def _with_verdicts(frame: pd.DataFrame, verdicts: pd.DataFrame, kind: str) -> pd
     keys = [*(["lr"] if kind == "lr" else []), *CONTEXT_KEYS, "placement_a", "placement_b"]
     if frame.empty or verdicts.empty:
         return frame.assign(**{c: pd.Series(dtype=object) for c in VERDICT_COLUMNS.values()})
-    mine = verdicts[verdicts["kind"] == kind][[*keys, *VERDICT_COLUMNS]]
+    mine = verdicts[verdicts["kind"] == kind].reindex(columns=[*keys, *VERDICT_COLUMNS])
     return frame.merge(mine.rename(columns=VERDICT_COLUMNS), on=keys, how="left")
 
 
@@ -78,7 +80,7 @@ def _trials_of_look(trials: pd.DataFrame, look: int) -> int:
 def _verdicts(trials: pd.DataFrame, looks: dict | None, margin: float):
     """The verdicts, the design and the looks: stored ones, or one look at fixed seeds."""
     if looks is None:
-        verdicts = verdicts_at_fixed_seeds(trials, margin, ALPHA)
+        verdicts = verdicts_at_fixed_seeds(trials, margin, ALPHA).assign(test=SIGN_FLIP)
         seeds = int(verdicts["n_seeds"].max()) if "n_seeds" in verdicts and len(verdicts) else 0
         design = fixed_design(seeds, margin, ALPHA)
         return verdicts, design, pd.DataFrame(columns=LOOK_COLUMNS)
@@ -86,7 +88,9 @@ def _verdicts(trials: pd.DataFrame, looks: dict | None, margin: float):
     decided = [look for look in looks["looks"] if look.get("decisions") is not None]
     comparisons, _ = differences(trials)
     latest = decision_frame(decided[-1]["decisions"] if decided else [])
-    verdicts = comparisons.merge(latest, on="comparison")
+    # Runs stored before the sign-flip tests hold t-test decisions (boundaries, no levels).
+    test = SIGN_FLIP if "level_superiority" in latest or latest.empty else PAIRED_T
+    verdicts = comparisons.merge(latest, on="comparison").assign(test=test)
     rows = []
     for look in looks["looks"]:
         counts = pd.Series(dtype=int)

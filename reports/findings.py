@@ -71,24 +71,32 @@ def _by_context(frame: pd.DataFrame, keys: dict) -> pd.DataFrame:
     return frame[mask]
 
 
+TEST_WORDS = {"t": ("paired t", "TOST")}  # runs stored before the sign-flip tests
+
+
 def verdict_words(row, margin: float) -> str:
-    """A comparison's verdict in words: 'none better (12 seeds, paired t p=0.002)', 'equivalent
-    within ±0.3 points (12 seeds, TOST p=0.010)', 'undecided with 3 seeds (the difference is
-    +0.4 ± 1.2 points)'. Rows without a verdict say how many seeds a test would need."""
+    """A comparison's verdict in words: 'none better (12 seeds, sign-flip p=0.002)', 'equivalent
+    within ±0.3 points (12 seeds, sign-flip TOST p=0.010)', 'undecided with 3 seeds (a verdict
+    needs at least 12 seeds; the difference is +0.4 ± 1.2 points)'. Rows without a verdict say
+    how many seeds a test would need."""
     verdict = row.get("verdict")
     if not isinstance(verdict, str):
         return _needed(row, "; {}")
     seeds = _seeds(int(row["verdict_seeds"]))
+    better, equivalent = TEST_WORDS.get(row.get("verdict_test"), ("sign-flip", "sign-flip TOST"))
     if verdict in ("a_better", "b_better"):
         winner = row["placement_a"] if verdict == "a_better" else row["placement_b"]
-        return f"{winner} better ({seeds}, paired t {fmt_p(row['p_superiority'])})"
+        return f"{winner} better ({seeds}, {better} {fmt_p(row['p_superiority'])})"
     if verdict == "equivalent":
         return (
-            f"equivalent within ±{margin * 100:g} points ({seeds}, TOST "
+            f"equivalent within ±{margin * 100:g} points ({seeds}, {equivalent} "
             f"{fmt_p(row['p_equivalence'])})"
         )
-    spread = _spread(row)
-    return f"undecided with {seeds}" + (f" (the difference is {spread})" if spread else "")
+    least, spread = row.get("verdict_min_seeds"), _spread(row)
+    parts = [f"the difference is {spread}"] if spread else []
+    if pd.notna(least) and least > row["verdict_seeds"]:
+        parts.insert(0, f"a verdict needs at least {int(least)} seeds")
+    return f"undecided with {seeds}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def _spread(row) -> str:
@@ -336,22 +344,41 @@ def summary(frames: dict[str, pd.DataFrame]) -> list[str]:
 
 
 SPENDING_NAMES = {
+    "hwang_shih_decani_-2": "Hwang-Shih-DeCani (gamma -2)",
     "hwang_shih_decani": "Hwang-Shih-DeCani (gamma -4)",
     "obrien_fleming": "O'Brien-Fleming",
 }
 
 
+def _tests_sentence(verdicts) -> str:
+    """How 'better' and 'equivalent' are tested, for a reader without statistics training."""
+    tests = set() if verdicts is None or "test" not in verdicts else set(verdicts["test"])
+    if tests == {"t"}:  # a run stored before the sign-flip tests
+        return " 'Better' came from a paired t-test, 'equivalent' from two one-sided t-tests."
+    return (
+        " 'Better' comes from a sign-flip test: were the placements alike, each seed's "
+        "difference would be as likely negative as positive, so the test counts how often "
+        "flipping the seeds' signs gives a total as large as the one seen; unlike a t-test it "
+        "holds whatever the scores look like, seeds that diverged included, but few seeds "
+        "cannot decide (3 seeds all one way happen 1 time in 4 by chance). 'Equivalent' uses "
+        "the same test against both ends of the margin, on the seeds where at least one of the "
+        "two trained (two diverged models agree without showing that the placements do)."
+    )
+
+
 def design_paragraph(frames: dict) -> str:
-    """The verdicts' design in one paragraph: what is compared, alpha, margin, looks, spending."""
+    """The verdicts' design in one paragraph: what is compared, the tests, alpha, margin, looks,
+    spending."""
     verdicts, looks = frames.get("verdicts"), frames.get("looks")
     design = frames["design"].iloc[0]
     n = 0 if verdicts is None else len(verdicts)
     text = (
         f"Verdicts: each of the {n} comparisons of interest (every pair of placements at each "
         "learning rate on final val accuracy, and each at its own best learning rate on test "
-        "accuracy, paired by seed) ends as one placement better (paired t-test), equivalent "
-        f"within ±{design['margin'] * 100:g} accuracy points (two one-sided tests, TOST), or "
-        f"undecided. Each error is held at alpha={design['alpha']:g} family-wise: 'better' "
+        "accuracy, paired by seed) ends as one placement better, equivalent within "
+        f"±{design['margin'] * 100:g} accuracy points, or undecided."
+        + _tests_sentence(verdicts)
+        + f" Each error is held at alpha={design['alpha']:g} family-wise: 'better' "
         "where there is no difference, and 'equivalent' where the difference is a full margin, "
         "with Holm's method across the comparisons."
     )

@@ -1,36 +1,100 @@
-"""Settling comparisons look by look: a group-sequential, paired-by-seed design.
+"""Settling comparisons look by look: a group-sequential, paired-by-seed design whose tests
+hold whatever the scores' distribution.
 
 Each comparison (A against B, paired by seed) ends as `a_better`, `b_better`, `equivalent`
 (within +-margin) or `undecided` at the seed budget; each look adds seeds only to the comparisons
-still undecided. How the errors are controlled:
+still undecided.
+
+The tests: paired sign-flip (randomization) tests of the per-seed differences d = A - B.
+- Why not the t-test: at the edge of stability a seed scores chance (0.10, diverged) or about
+  0.85, not a normal draw. One side diverging on all 3 seeds gives d = 0.78 +- 0.005, t near 300,
+  past any boundary. Where every placement diverges with probability 0.5 on every seed, the
+  paired t design said "better" wrongly in 15% of the studies, and "equivalent" wrongly in 10%
+  at the margin (96% at probability 0.9), against 5% promised (benchmarks/RESULTS.md).
+- Superiority ("better" where the placements do not differ): were A and B exchangeable within a
+  seed, each d would be as likely -d, so every pattern of flipped signs is as likely as the
+  one observed. The two-sided p-value is the share of patterns whose |sum of d| reaches the
+  observed one: exact for any distribution, normal, heavy-tailed, skewed, or a mix of diverged
+  and trained seeds. The sum and the t statistic give the same test (the sum of d**2 does not
+  change under flips). The price: n seeds cannot give p below 2 / 2**n (3 seeds all one way:
+  0.25), so no comparison is decided before about 10 seeds (`min_seeds`).
+- Equivalence (TOST): the same test of d + margin (above -margin) and of d - margin (below
+  +margin), one-sided each, the larger p; only over the seeds where at least one side trained
+  (`informative`: `reports.settling` marks them, reaching `STABLE_MIN_ACCURACY`; by default the
+  nonzero differences). A seed where both diverged gives d = 0 exactly, -margin against the
+  upper bound on every such seed: counted, "equivalent" could pass on seeds that merely agree
+  (both sides diverging nearly always while the trained scores differ by 10 margins; the t
+  design erred in 53% of the studies there). Left out, the test is of the mean difference over
+  the seeds where a model trained; where both-failed seeds differ by nothing (both NaN, scored
+  chance), the mean over all seeds is that mean times the share of such seeds, smaller, so the
+  verdict holds for it too. The test is exact where those differences are symmetric about their
+  mean, as when the noise of the two sides has the same shape, whatever the shape; otherwise
+  (divergence mixed with training) approximate: one comparison at the margin with divergence
+  probabilities 0.15 to 0.9 was called equivalent in at most 2 of 9,000 simulated studies each
+  (a seed where only one side diverged, +-0.75 against a margin of 0.003, blocks the verdict,
+  so where divergence is in play "equivalent" is rarely reached at all). What no test with 30
+  seeds can rule out: a divergence rarer than about 1 / n per seed on one side only (0.004
+  shifts the mean by a margin) appears in none of n seeds with probability near 1, so
+  "equivalent" means "within the margin where a model trained, and no difference in
+  divergence seen in n seeds".
+- The sign patterns: every one of the 2**n while n <= GROUP_BITS; beyond, a fixed random
+  subgroup of 2**GROUP_BITS patterns (`sign_patterns`). A randomization test over any group of
+  transformations that leaves the null distribution unchanged is exact, so this one is exact
+  for its one fixed draw (a Monte Carlo sample of patterns would be valid only on average over
+  draws), and verdicts are reproducible. 2**13 patterns lost no power against 2**16 here.
+
+How the errors are controlled:
 - Two families, each at the full `alpha`, for two different errors: superiority ("better" where
-  there is no difference: a paired t-test, alpha/2 per direction) and equivalence ("equivalent"
-  where the difference is a full margin: the paired TOST).
+  there is no difference, two-sided) and equivalence ("equivalent" where the difference is a
+  full margin).
 - Across looks, Lan-DeMets alpha spending on the information fraction n / max_seeds. A look's
-  nominal level is its increment of the spending function, turned into a t critical value with
-  n - 1 degrees of freedom (nominal-p). The increments add up to the level, so by the union
-  bound a test errs at most at its level, exactly, for any n >= 2. The usual normal-theory
-  boundaries, which count on the looks' correlation, were tried: translated to t with 2-29
-  degrees of freedom they overshoot (one comparison under the null erred 5.2% of the time, not
-  5%), since t statistics with estimated variances are less correlated than normal theory
-  says. The union bound costs almost nothing here, because these shapes spend most of the
-  alpha at the last look (benchmarks/RESULTS.md).
+  nominal level is its increment of the spending function since the comparison's previous
+  look, at the comparison's Holm share. The increments add up to the share, so by the union
+  bound an exact (or conservative) test errs at most at its share over all looks, whatever the
+  dependence between them. The normal-theory boundaries, which count on the looks'
+  correlation, overshot even for t statistics (benchmarks/RESULTS.md); the union bound costs
+  little here since decisions come at 2-3 looks.
+- Looks that cannot decide spend nothing. Below `first_decisive` seeds (the fewest at which
+  the smallest possible p reaches the strictest Holm share, alpha / K, spent up to then) no
+  look can reject anything: Holm's first rejection needs the strictest share, and every later
+  one needs a first. `seeds_to_add` skips those looks, and the first look at or beyond it
+  spends all the alpha from 0 (`look_level`), so nothing is lost to the discreteness of the
+  early looks. Spending starts from 0 only where the previous look had fewer seeds than its
+  own first decisive look (that of the family it had: a family can only grow), so no alpha is
+  spent twice. The rule depends only on the design and K, not on the data nor on a
+  comparison's share, so each look's level stays a fixed function of the share, increasing in
+  it (Holm's shortcut needs that), and the levels add up to at most the share.
 - Across comparisons, Holm as a sequentially rejective graphical procedure (Maurer & Bretz
   2013): each comparison is tested at alpha / (nulls still standing in its family); a verdict
-  passes its alpha to the rest, whose boundaries are recomputed at the larger level, now and
-  at later looks. A verdict counts only in its own family: alpha never crosses families.
+  passes its alpha to the rest, whose levels are recomputed at the larger share, now and at
+  later looks. Holm needs only valid p-values, so comparisons that share a side (A - B, A - C,
+  B - C from the same seeds) are covered. A verdict counts only in its own family: alpha never
+  crosses families.
 - Where both nulls fall at once (a real difference shown smaller than the margin) the verdict
   is "equivalent": that is what the margin asks, and otherwise every tiny but real difference
   would turn "better" given enough seeds.
 
-The default spending is Hwang-Shih-DeCani (gamma -4), chosen over O'Brien-Fleming by simulation
-(`python -m benchmarks.sequential`). The first look is the grid's ~3 seeds (t = 0.1): there
-O'Brien-Fleming spends ~1e-23, so even a side diverging on every seed (t ~ 300 with 2 degrees
-of freedom) waits for the third look; HSD(-4) spends 0.9% of the level, settles such
-comparisons at once, and uses about a quarter fewer seeds per comparison for the same power.
-No minimum seed count is needed: the union bound holds at 2 seeds. A difference with no spread
-has an infinite t and passes any finite boundary: all differences 0 (both sides diverged) is
-equivalent at the first look, the same nonzero difference on every seed is better.
+The default spending is Hwang-Shih-DeCani with gamma -2, chosen by simulation
+(`python -m benchmarks.sequential`): with the default family (18) and schedule, the exact tests
+can first reject at 12 seeds, where gamma -2 has spent a fifth of the level, enough for the
+strictest share (2 / 2**12 <= 0.05 / 18 * 0.19). Gamma -4 (the t design's) and O'Brien-Fleming
+spend too little by then and wait for 19 seeds: 20 seeds per comparison against 15.5, for power
+0.945 against 0.939; gamma -1 and linear spending save half a seed more and lose equivalence
+power. `min_seeds` gives each comparison the fewest seeds at which it could be decided, and
+`seeds_to_add` skips the looks where none could (the default schedule goes 3 -> 12 -> 19 -> 30).
+
+Compared, and not kept (benchmarks/RESULTS.md): AdaStop (Mathieu et al. 2023), permutation
+tests whose boundaries come from the joint permutation distribution over looks, with a
+max-statistic step-down: free of the union bound's slack, but its permutations are two-sample
+(the pairing by seed is lost), its "equal" is "not shown different", not equivalence within a
+margin, and adastop 0.1.3 on one learning rate's 3 placements (5 runs per look, 6 looks) said
+"different" wrongly in 12.0% and 8.0% of 300 studies (normal; divergence 0.5), against 5%.
+Divergence as its own outcome (an exact sign test on the seeds where exactly one side diverged,
+and a sign-flip test of accuracy where both trained, Bonferroni-combined): two tests per
+comparison halve each one's level, while the sign-flip test of the difference already counts a
+one-sided divergence as a large difference of its sign; it needed 21.2 seeds per comparison
+against 15.6 for the same power, and found a real difference in divergence (0.3 against 0.1)
+a fifth as often.
 """
 
 from __future__ import annotations
@@ -51,7 +115,6 @@ from reports.stats import ALPHA
 
 MARGIN = 0.003  # accuracy, i.e. 0.3 accuracy points
 MAX_SEEDS = 30
-HSD_GAMMA = -4.0  # gsDesign's default: O'Brien-Fleming-like, but spends a little early
 LOOK_GROWTH = 1.6  # the default schedule adds about 60% more seeds at each look
 VERDICTS = ("undecided", "a_better", "b_better", "equivalent")  # index = code in `judge`
 
@@ -61,11 +124,19 @@ def _obrien_fleming(t, level):
         return 2 * stats.norm.sf(stats.norm.isf(level / 2) / np.sqrt(t))
 
 
-def _hwang_shih_decani(t, level):
-    return level * np.expm1(-HSD_GAMMA * t) / np.expm1(-HSD_GAMMA)
+def _hwang_shih_decani(t, level, gamma: float):
+    return level * np.expm1(-gamma * t) / np.expm1(-gamma)
 
 
-SPENDING = {"hwang_shih_decani": _hwang_shih_decani, "obrien_fleming": _obrien_fleming}
+SPENDING = {
+    # The default: with the default family (18) and schedule, the first look at which the
+    # exact tests can reject anything (12 seeds) gets a fifth of the level (module docstring).
+    "hwang_shih_decani_-2": functools.partial(_hwang_shih_decani, gamma=-2.0),
+    # gsDesign's default, and the paired t-test design's: the designs stored by earlier runs.
+    "hwang_shih_decani": functools.partial(_hwang_shih_decani, gamma=-4.0),
+    "obrien_fleming": _obrien_fleming,
+}
+DEFAULT_SPENDING = "hwang_shih_decani_-2"
 
 
 def spending(t, level: float, shape: str):
@@ -74,7 +145,7 @@ def spending(t, level: float, shape: str):
 
 
 def nominal_levels(times, level: float, shape: str) -> np.ndarray:
-    """Each look's own one-sided level: its increment of `spending` (they add up to `level`).
+    """Each look's own level: its increment of `spending` (they add up to `level`).
 
     `times` are the information fractions of the looks so far, increasing.
     """
@@ -114,7 +185,7 @@ class Design:
     margin: float = MARGIN
     max_seeds: int = MAX_SEEDS
     looks: tuple[int, ...] = ()
-    spending: str = "hwang_shih_decani"
+    spending: str = DEFAULT_SPENDING
 
     def __post_init__(self):
         in_unit = lambda v: 0 < v < 1  # noqa: E731 (False for NaN)
@@ -171,96 +242,350 @@ class Design:
         return cls(**{**d, "looks": tuple(d.get("looks", ()))})
 
 
-def t_statistics(mean, sd, n, margin: float):
-    """Paired t statistics: against 0, and the TOST pair against -margin and +margin.
+# Sign patterns of the randomization test: every pattern up to GROUP_BITS seeds, then a random
+# subgroup of 2**GROUP_BITS patterns drawn once per seed count from GROUP_SEED.
+GROUP_BITS = 13
+GROUP_SEED = 26
+_TIES = 1e-9  # relative: flipped sums this close to the observed one count as ties (as >=)
+_CELLS = 1 << 21  # flipped sums computed at once (memory: 16 MiB per array)
+_BLOCK = 256  # the fewest patterns tried at once
 
-    With no spread (sd 0) a nonzero numerator gives +-inf, and "no difference at all" gives 0
-    against 0 (no evidence of a direction).
+
+def _gf2_rank(bits: np.ndarray) -> int:
+    rows, rank = [int("".join(map(str, r)), 2) for r in bits], 0
+    while rows:
+        pivot = rows.pop()
+        if pivot:
+            rank += 1
+            top = pivot.bit_length() - 1
+            rows = [r ^ pivot if r >> top & 1 else r for r in rows]
+    return rank
+
+
+@functools.cache
+def sign_patterns(n: int) -> np.ndarray:
+    """The sign patterns the test of `n` seeds flips the differences by: +-1, one row each.
+
+    Up to `GROUP_BITS` seeds every one of the 2**n patterns. Beyond, a subgroup of 2**GROUP_BITS
+    patterns (closed under elementwise product): the span of `GROUP_BITS` independent random
+    rows over GF(2), the first of them all -1 (so each pattern's mirror is in the group), drawn
+    from `default_rng([GROUP_SEED, n])`. A randomization test over any fixed group of
+    transformations that leaves the null distribution unchanged is exact, so this one is exact
+    for its fixed draw too, not only on average over draws as a Monte Carlo sample is, and the
+    verdicts are the same on every machine and in every order. The first row is the identity.
     """
-    se = np.asarray(sd, dtype=float) / np.sqrt(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        against_zero = np.where((se == 0) & (mean == 0), 0.0, mean / se)
-        return against_zero, (mean + margin) / se, (mean - margin) / se
+    if n <= GROUP_BITS:
+        basis = np.eye(n, dtype=np.int64)
+    else:
+        rng = np.random.default_rng([GROUP_SEED, n])
+        while True:
+            drawn = rng.integers(0, 2, size=(GROUP_BITS - 1, n))
+            basis = np.vstack([np.ones((1, n), dtype=np.int64), drawn])
+            if _gf2_rank(basis) == GROUP_BITS:
+                break
+    k = len(basis)
+    combinations = (np.arange(2**k)[:, None] >> np.arange(k)) & 1
+    signs = 1.0 - 2.0 * ((combinations @ basis) % 2)
+    signs.flags.writeable = False
+    return signs
 
 
-def _critical_table(seeds, family: int, level: float, design: Design) -> np.ndarray:
-    # t critical values by (seeds at the previous look, seeds now) and by the nulls still
-    # standing. Spending from the comparison's own previous look keeps the union bound exact
-    # whatever seeds it really had; no new seeds buys nothing (inf), as does no null standing.
-    table = np.full((len(seeds), family + 1), np.inf)
+def smallest_p(n, sided: int = 2):
+    """The smallest p-value the test can give with `n` seeds (no difference 0): 2**-n one-sided,
+    twice that two-sided, floored by the subgroup's size beyond `GROUP_BITS` seeds."""
+    bits = np.minimum(np.asarray(n), GROUP_BITS)
+    return np.where(bits >= 1, sided * 0.5**bits, 1.0)
+
+
+def _counts(flips, observed, ties, upper: bool) -> np.ndarray:
+    if upper:
+        return np.count_nonzero(flips >= observed - ties, axis=1)
+    return np.count_nonzero(flips <= observed + ties, axis=1)
+
+
+def _flip_p_values(d, w, margin: float, caps) -> np.ndarray:
+    """Sign-flip p-values of rows of `d` (n seeds each, no NaN), `w` the seeds that count for
+    equivalence: two-sided against 0, one-sided against -margin (H0: mean <= -margin) and
+    +margin (H0: mean >= margin); shape (3, rows). The patterns go in blocks: a row leaves once
+    its count passes `caps` (per test and row, as p-values), where its p-value is only known to
+    be above the cap (the count so far, a lower bound)."""
+    signs = sign_patterns(d.shape[1])
+    size = len(signs)
+    limit = np.floor(np.asarray(caps, dtype=float) * size + 1e-9)
+    kept, on = d * w, w.astype(float)
+    every = w.all(axis=1)  # every seed counts: one product serves both kinds of test
+    observed = np.stack([d.sum(1), (kept + margin * on).sum(1), (kept - margin * on).sum(1)])
+    ties = _TIES * np.stack([np.abs(d).sum(1), *[(np.abs(kept) + margin * on).sum(1)] * 2])
+    counts = np.zeros((3, len(d)), dtype=np.int64)
+    block = max(_BLOCK, _CELLS // max(1, len(d)))
+    for start in range(0, size, block):
+        over = counts > limit  # settled: known to be above its cap
+        superiority, equivalence = ~over[0], ~(over[1] | over[2])
+        rows = np.flatnonzero(superiority | equivalence)
+        if not len(rows):
+            break
+        part = signs[start : start + block]
+        flips = d[rows] @ part.T
+        these = superiority[rows]
+        counts[0, rows[these]] += _counts(
+            np.abs(flips[these]),
+            np.abs(observed[0, rows[these], None]),
+            ties[0, rows[these], None],
+            True,
+        )
+        groups = []
+        plain = equivalence[rows] & every[rows]  # every seed counts: the same sums serve
+        if plain.any():
+            groups.append((rows[plain], flips[plain], margin * part.sum(1)))
+        mixed = rows[equivalence[rows] & ~every[rows]]
+        if len(mixed):
+            groups.append((mixed, kept[mixed] @ part.T, margin * (on[mixed] @ part.T)))
+        for these, sums, spread in groups:
+            for test, shifted, upper in ((1, sums + spread, True), (2, sums - spread, False)):
+                counts[test, these] += _counts(
+                    shifted, observed[test, these, None], ties[test, these, None], upper
+                )
+    return counts / size
+
+
+def sign_flip_p_values(diffs, informative=None, margin: float = MARGIN, caps=(1.0, 1.0)):
+    """The paired sign-flip tests of each row of per-seed differences: the engine of `judge`.
+
+    Args:
+        diffs: Shape (..., n): differences A - B by seed, NaN where a seed is missing.
+        informative: Same shape, bool: the seeds that count for equivalence; default the
+            nonzero differences (see the module docstring).
+        margin: The equivalence margin.
+        caps: The largest p-value that matters, for superiority and for equivalence (scalars
+            or of shape diffs.shape[:-1]): above it, a p-value is only known to be larger than
+            the cap (saves time in simulation; 1, the default, gives every p-value exactly).
+
+    Returns:
+        p_superiority (two-sided, against no difference), p_equivalence (TOST: the larger of the
+        two one-sided p-values against -margin and +margin) and the sign of the sum of the
+        differences, each of shape diffs.shape[:-1]. No seed: p-values 1.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    observed = ~np.isnan(diffs)
+    informative = observed & (diffs != 0 if informative is None else np.asarray(informative, bool))
+    shape = diffs.shape[:-1]
+    # Observed seeds first, in their order: the patterns act on positions.
+    order = np.argsort(~observed, axis=-1, kind="stable")
+    d = np.take_along_axis(np.where(observed, diffs, 0.0), order, -1).reshape(-1, diffs.shape[-1])
+    w = np.take_along_axis(informative, order, -1).reshape(d.shape)
+    n = observed.reshape(d.shape).sum(axis=-1)
+    sup, eq = (np.broadcast_to(c, shape).reshape(-1) for c in caps)
+    p = np.ones((3, len(n)))
+    for seeds in np.unique(n[n > 0]):
+        rows = n == seeds
+        caps_here = (sup[rows], eq[rows], eq[rows])
+        p[:, rows] = _flip_p_values(d[rows, :seeds], w[rows, :seeds], margin, caps_here)
+    return (
+        p[0].reshape(shape),
+        np.maximum(p[1], p[2]).reshape(shape),
+        np.sign(d.sum(1)).reshape(shape),
+    )
+
+
+def first_decisive(design: Design, sided: int, family: int = 1) -> int:
+    """The fewest seeds at which a test (two-sided for superiority, `sided` 2; the one-sided
+    pair of equivalence, 1) could reject at the strictest Holm share of a family of `family`
+    comparisons, alpha / family, spent up to then (`spending` at n / max_seeds). Below it no
+    look can reject anything: no comparison's first rejection, so no other either. Those looks
+    spend nothing (module docstring). `max_seeds + 1` where no look can."""
+    n = np.arange(1, design.max_seeds + 1)
+    share = design.alpha / max(1, family)
+    reachable = smallest_p(n, sided) <= spending(n / design.max_seeds, share, design.spending)
+    return int(n[reachable][0]) if reachable.any() else design.max_seeds + 1
+
+
+def decisive_seeds(design: Design, family: int, family_before: int | None = None) -> tuple:
+    """Per kind of verdict (superiority, equivalence): the first decisive seeds of this family,
+    and the floor: those of the family at the previous look (`family_before`, default the same;
+    a family can only grow), below which that look spent nothing."""
+    before = family if family_before is None else family_before
+    return tuple(
+        (first_decisive(design, s, family), first_decisive(design, s, before)) for s in (2, 1)
+    )
+
+
+def look_level(before, now, level: float, design: Design, first: int, floor: int | None = None):
+    """The nominal level of a look at `now` seeds after the comparison's look at `before`, for a
+    test at `level` (its Holm share): the increment of the spending function since `before`, or
+    since 0 where `before` is below `floor` (the first decisive seeds at that look, default
+    `first`: nothing was spent there); 0 below `first` (no look there can decide) or without
+    new seeds."""
+    floor = first if floor is None else floor
+    if now < first or now <= before:
+        return 0.0
+    times = np.minimum([before if before >= floor else 0, now], design.max_seeds)
+    return float(nominal_levels(times / design.max_seeds, level, design.spending)[-1])
+
+
+def _level_table(seeds, family: int, level: float, design: Design, first: tuple) -> np.ndarray:
+    # Nominal levels by (seeds at the previous look, seeds now) and by the nulls still standing
+    # (none standing: the level of the last one, which was rejected at it).
+    table = np.zeros((len(seeds), family + 1))
     for i, (before, now) in enumerate(seeds):
-        if now < 2:
-            continue  # no test without a spread
-        times = np.minimum([before, now], design.max_seeds) / design.max_seeds
         for standing in range(1, family + 1):
-            nominal = nominal_levels(times, level / standing, design.spending)[-1]
-            with np.errstate(divide="ignore"):
-                table[i, standing] = stats.t.isf(nominal, now - 1) if now > before else np.inf
+            table[i, standing] = look_level(before, now, level / standing, design, *first)
+    table[:, 0] = table[:, min(1, family)]
     return table
 
 
-def _holm(passes, open_, settled, n_index, table):
+def _tables(n, n_before, family: int, design: Design, first) -> tuple:
+    """Each comparison's row in the level tables (by its seeds before and now), and the tables
+    of the two families: nominal levels by row and by the nulls still standing."""
+    keys, n_index = np.unique(n_before << 32 | n, return_inverse=True)
+    seeds = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=-1)  # (before, now) pairs
+    tables = tuple(_level_table(seeds, family, design.alpha, design, f) for f in first)
+    return n_index.reshape(n.shape), tables
+
+
+def _holm(p, open_, settled, n_index, table):
     """Rejections at this look, letting alpha pass until no new one comes (step-down Holm)."""
     rejected = np.zeros_like(open_)
     while True:
         standing = open_.shape[-1] - (settled | rejected).sum(axis=-1, keepdims=True)
-        critical = table[n_index, standing]
-        now = rejected | (open_ & passes(critical))  # a rejection stands, whatever comes after
+        level = table[n_index, standing]
+        now = rejected | (open_ & (p <= level))  # a rejection stands, whatever comes after
         if (now == rejected).all():
-            return rejected, critical, standing
+            return rejected, level, standing
         rejected = now
 
 
-def judge(mean, sd, n, n_before, codes, design: Design):
-    """One look over arrays of comparisons: the engine under `decide`, vectorized for simulation.
+def judge_p_values(p_superiority, direction, p_equivalence, n, n_before, codes, design, first=None):
+    """One look from nominal p-values: the alpha spending and Holm steps under `judge`.
 
-    `mean`, `sd`, `n`, `n_before` (the seeds at the comparison's previous look, 0 at the first)
-    and `codes` (verdicts so far, indices into `VERDICTS`) have shape (..., K): the last axis is
-    the whole family, settled comparisons included; leading axes are independent studies (`n`
-    and `n_before` may be scalars). Returns the new codes
-    and a dict of arrays: p_superiority (two-sided, nominal), p_equivalence (TOST), the Holm
-    levels (alpha_superiority, alpha_equivalence) and the t each verdict needs
-    (boundary_superiority, boundary_equivalence).
+    `p_superiority` (two-sided), `direction` (sign of A - B), `p_equivalence` (TOST), `n`,
+    `n_before` (the seeds at the comparison's previous look, 0 at the first) and `codes`
+    (verdicts so far, indices into `VERDICTS`) have shape (..., K); `first` overrides
+    `decisive_seeds`: per family (superiority, equivalence), the first decisive seeds and the
+    floor. Returns the new codes and a dict of arrays: alpha_superiority and alpha_equivalence
+    (the Holm share of the family level), level_superiority and level_equivalence (the p-value
+    each verdict needed).
     """
-    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
-    n, n_before = (np.broadcast_to(np.asarray(v, dtype=int), mean.shape) for v in (n, n_before))
     codes = np.asarray(codes, dtype=int)
-    against_zero, above_lower, below_upper = t_statistics(mean, sd, n, design.margin)
-    keys, n_index = np.unique(n_before.astype(np.int64) << 32 | n, return_inverse=True)
-    seeds = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=-1)  # (before, now) pairs
-    n_index, family = n_index.reshape(n.shape), codes.shape[-1]
-    eq_table = _critical_table(seeds, family, design.alpha, design)
-    sup_table = _critical_table(seeds, family, design.alpha / 2, design)
-    open_ = (codes == 0) & (n >= 2)
+    n, n_before = (
+        np.broadcast_to(np.asarray(v, dtype=np.int64), codes.shape) for v in (n, n_before)
+    )
+    if first is None:
+        first = decisive_seeds(design, codes.shape[-1])
+    n_index, (sup_table, eq_table) = _tables(n, n_before, codes.shape[-1], design, first)
+    open_ = codes == 0
+    p_superiority, p_equivalence = np.asarray(p_superiority), np.asarray(p_equivalence)
     # Equivalence first: where both nulls fall, the verdict is "equivalent" (module docstring).
-    equivalent, eq_critical, eq_standing = _holm(
-        lambda c: (above_lower >= c) & (below_upper <= -c), open_, codes == 3, n_index, eq_table
+    equivalent, eq_level, eq_standing = _holm(p_equivalence, open_, codes == 3, n_index, eq_table)
+    better, sup_level, sup_standing = _holm(
+        p_superiority, open_ & ~equivalent, np.isin(codes, (1, 2)), n_index, sup_table
     )
-    better, sup_critical, sup_standing = _holm(
-        lambda c: np.abs(against_zero) >= c,
-        open_ & ~equivalent,
-        np.isin(codes, (1, 2)),
-        n_index,
-        sup_table,
-    )
-    new = np.where(equivalent, 3, np.where(better, np.where(against_zero > 0, 1, 2), codes))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        df = np.where(n >= 2, n - 1, np.nan)
-        columns = {
-            "p_superiority": 2 * stats.t.sf(np.abs(against_zero), df),
-            "p_equivalence": np.maximum(stats.t.sf(above_lower, df), stats.t.cdf(below_upper, df)),
-            "alpha_superiority": np.broadcast_to(design.alpha / sup_standing, n.shape),
-            "alpha_equivalence": np.broadcast_to(design.alpha / eq_standing, n.shape),
-            "boundary_superiority": sup_critical,
-            "boundary_equivalence": eq_critical,
-        }
+    new = np.where(equivalent, 3, np.where(better, np.where(direction > 0, 1, 2), codes))
+    columns = {
+        "alpha_superiority": np.broadcast_to(design.alpha / np.maximum(sup_standing, 1), n.shape),
+        "alpha_equivalence": np.broadcast_to(design.alpha / np.maximum(eq_standing, 1), n.shape),
+        "level_superiority": sup_level,
+        "level_equivalence": eq_level,
+    }
     return new, columns
 
 
+def judge(
+    diffs,
+    n_before,
+    codes,
+    design: Design,
+    informative=None,
+    exact: bool = True,
+    family_before: int | None = None,
+):
+    """One look over arrays of comparisons: the engine under `decide`, vectorized for simulation.
+
+    `diffs` has shape (..., K, n): each comparison's differences by seed, NaN for seeds it does
+    not have; `informative` (same shape, bool, optional) the seeds that count for equivalence
+    (default: nonzero differences). `n_before` (the seeds at the comparison's previous look, 0
+    at the first; may be a scalar) and `codes` (verdicts so far, indices into `VERDICTS`) have
+    shape (..., K): the K axis is the whole family, settled comparisons included; leading axes
+    are independent studies; `family_before` is K at the previous look, if it was smaller.
+    Only undecided comparisons are tested. With `exact` False,
+    p-values above the largest level this look could use are left as lower bounds (the same
+    verdicts, in less time). Returns the new codes and a dict of arrays: p_superiority
+    (sign-flip, two-sided), p_equivalence (sign-flip TOST), n_seeds, informative_seeds, and
+    `judge_p_values`'s alpha_* and level_* columns.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    codes = np.asarray(codes, dtype=int)
+    observed = ~np.isnan(diffs)
+    if informative is None:
+        informative = observed & (diffs != 0)
+    else:
+        informative = observed & np.broadcast_to(np.asarray(informative, dtype=bool), diffs.shape)
+    n = observed.sum(axis=-1)
+    n_before = np.broadcast_to(np.asarray(n_before, dtype=np.int64), codes.shape)
+    first = decisive_seeds(design, codes.shape[-1], family_before)
+    open_ = codes == 0
+    p = np.full((2, *codes.shape), np.nan)
+    direction = np.zeros(codes.shape)
+    redo, caps = open_, np.ones(p.shape)
+    if not exact:  # first only as far as the strictest Holm level of this look, then further
+        n_index, tables = _tables(n, n_before, codes.shape[-1], design, first)
+        settled = (np.isin(codes, (1, 2)), codes == 3)
+        caps = np.stack(
+            [
+                t[n_index, s.shape[-1] - s.sum(-1, keepdims=True)]
+                for t, s in zip(tables, settled, strict=True)
+            ]
+        )
+        redo = open_ & (caps > 0).any(axis=0)  # no level at all: no verdict, p-values NaN
+    new, columns = judge_p_values(p[0], direction, p[1], n, n_before, codes, design, first)
+    while redo.any():
+        p[0][redo], p[1][redo], direction[redo] = sign_flip_p_values(
+            diffs[redo], informative[redo], design.margin, (caps[0][redo], caps[1][redo])
+        )
+        new, columns = judge_p_values(p[0], direction, p[1], n, n_before, codes, design, first)
+        if exact:
+            break
+        # A p-value known only to exceed its cap must be found where the level has grown
+        # past the cap (a verdict passed its alpha on); the same verdicts as exact p-values.
+        levels = np.stack([columns["level_superiority"], columns["level_equivalence"]])
+        redo = open_ & ((p > caps) & (levels > caps)).any(axis=0)
+        caps = np.where(redo, np.maximum(levels, caps), caps)
+    return new, {
+        "p_superiority": p[0],
+        "p_equivalence": p[1],
+        "n_seeds": n,
+        "informative_seeds": informative.sum(axis=-1),
+        **columns,
+    }
+
+
+def min_seeds(
+    design: Design, first_seeds: int, alpha_superiority, alpha_equivalence, family: int
+) -> float:
+    """The fewest seeds at which a comparison could be decided, at its Holm shares of the two
+    family levels: the first planned look (`Design.schedule`) at which the smallest p-value the
+    test can give reaches the level of a look there that nothing was spent before (as when the
+    looks that could not decide are skipped, `seeds_to_add`). Where no planned look can, the
+    seeds that one look at the whole shares would need (more than `max_seeds`: a run with that
+    many fixed seeds); NaN where no number of seeds can."""
+    firsts = decisive_seeds(design, family)
+    for now in design.schedule(min(int(first_seeds), design.max_seeds)):
+        superiority = look_level(0, now, alpha_superiority, design, *firsts[0])
+        equivalence = look_level(0, now, alpha_equivalence, design, *firsts[1])
+        if smallest_p(now, 2) <= superiority or smallest_p(now, 1) <= equivalence:
+            return now
+    needed = [
+        math.ceil(math.log2(sided / share) - 1e-12)
+        for sided, share in ((2, alpha_superiority), (1, alpha_equivalence))
+        if 0 < share < math.inf and sided * 0.5**GROUP_BITS <= share
+    ]
+    return max(min(needed), design.max_seeds + 1) if needed else math.nan
+
+
 COLUMNS = [
-    "comparison", "look", "n_seeds", "mean_diff", "sd", "verdict", "decided_at_look",
-    "p_superiority", "p_equivalence", "alpha_superiority", "alpha_equivalence",
-    "boundary_superiority", "boundary_equivalence", "needs_seeds", "first_seeds",
+    "comparison", "look", "n_seeds", "informative_seeds", "mean_diff", "sd", "verdict",
+    "decided_at_look", "p_superiority", "p_equivalence", "alpha_superiority",
+    "alpha_equivalence", "level_superiority", "level_equivalence", "min_seeds", "needs_seeds",
+    "first_seeds",
 ]  # fmt: skip
 
 
@@ -271,16 +596,22 @@ def decide(
 
     Args:
         differences: Long frame: `comparison` (str), `seed` (int), `diff` (A - B), every seed
-            observed so far for every comparison still of interest.
+            observed so far for every comparison still of interest; optionally `informative`
+            (bool): whether the seed counts for equivalence (at least one side trained; by
+            default, a nonzero difference).
         design: The design.
         previous: What this function returned at the previous look; None at the first.
             Settled comparisons keep their row: never recomputed, even given more seeds.
 
     Returns:
-        One row per comparison (`COLUMNS`): this look's index, n_seeds, mean_diff, sd, verdict
-        (in `VERDICTS`), decided_at_look (NaN while undecided), nominal p-values, the Holm
-        levels and t boundaries used, needs_seeds (undecided with budget left), first_seeds
-        (the first look's seeds, which fix the default schedule).
+        One row per comparison (`COLUMNS`): this look's index, n_seeds, informative_seeds (those
+        that count for equivalence), mean_diff, sd, verdict (in `VERDICTS`), decided_at_look
+        (NaN while undecided), the sign-flip p-values (p_superiority two-sided, p_equivalence
+        TOST), the Holm shares of the family levels (alpha_*) and the p-value each verdict
+        needed at this look (level_*, 0 where this look could make no verdict), min_seeds (the
+        fewest seeds at which the comparison could be decided, `min_seeds`), needs_seeds
+        (undecided, decidable within the budget, which is not spent) and first_seeds (the first
+        look's seeds, which fix the schedule).
 
     Raises:
         ValueError: If a column is missing, a (comparison, seed) pair repeats, or a comparison
@@ -291,8 +622,10 @@ def decide(
         raise ValueError(f"The 'differences' frame lacks the columns {missing}.")
     if differences.duplicated(["comparison", "seed"]).any():
         raise ValueError("The 'differences' frame must hold each (comparison, seed) once.")
-    by_comparison = differences.dropna(subset=["diff"]).groupby("comparison", sort=True)["diff"]
-    summary = by_comparison.agg(n_seeds="size", mean_diff="mean", sd="std")
+    present = differences.dropna(subset=["diff"])
+    summary = present.groupby("comparison", sort=True)["diff"].agg(
+        n_seeds="size", mean_diff="mean", sd="std"
+    )
     if previous is None or previous.empty:
         if summary.empty:
             return pd.DataFrame(columns=COLUMNS)
@@ -308,21 +641,36 @@ def decide(
     verdict_of = dict(zip(settled["comparison"], settled["verdict"], strict=True))
     family = sorted(set(summary.index) | set(verdict_of))
     rows = summary.reindex(family)
-    n = rows["n_seeds"].fillna(0).to_numpy(int)
+    by_seed = present.pivot(index="comparison", columns="seed", values="diff").reindex(family)
+    informative = None
+    if "informative" in present:
+        counts = present.pivot(index="comparison", columns="seed", values="informative")
+        informative = counts.reindex(index=family, columns=by_seed.columns).fillna(False)
+        informative = informative.to_numpy(bool)
     codes = np.array([VERDICTS.index(verdict_of.get(c, "undecided")) for c in family])
     n_before = np.array([seeds_before.get(c, 0) for c in family])
-    new, columns = judge(rows["mean_diff"], rows["sd"], n, n_before, codes, design)
+    before = len(previous) if previous is not None and len(previous) else None
+    new, columns = judge(
+        by_seed.to_numpy(float), n_before, codes, design, informative, True, before
+    )
+    least = [
+        min_seeds(design, first, s, e, len(family))
+        for s, e in zip(columns["alpha_superiority"], columns["alpha_equivalence"], strict=True)
+    ]
+    n = columns.pop("n_seeds")
     frame = rows.assign(
         n_seeds=n,
         look=look,
         verdict=[VERDICTS[c] for c in new],
         decided_at_look=np.where(new != 0, look, np.nan),
-        needs_seeds=(new == 0) & (n < design.max_seeds),
+        min_seeds=least,
+        needs_seeds=(new == 0) & (n < design.max_seeds) & (np.array(least) <= design.max_seeds),
         first_seeds=first,
         **columns,
     ).reset_index()
     frame = frame[~frame["comparison"].isin(verdict_of)]
-    frame = pd.concat([frame, settled.assign(look=look)]) if len(settled) else frame
+    if len(settled):  # stored by an older version, a settled row may lack newer columns
+        frame = pd.concat([frame, settled.reindex(columns=COLUMNS).assign(look=look)])
     return frame.sort_values("comparison")[COLUMNS].reset_index(drop=True)
 
 
@@ -333,10 +681,13 @@ def decision_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def seeds_to_add(decisions: pd.DataFrame, design: Design) -> int:
-    """The seeds the next look should reach: the next value of the schedule, or 0 when done."""
+    """The seeds the next look should reach, or 0 when done: the next value of the schedule at
+    which some undecided comparison could be decided (`min_seeds`), so that looks where none
+    could are skipped."""
     waiting = decisions[decisions["needs_seeds"].astype(bool)]
     if waiting.empty:
         return 0
     reached = int(waiting["n_seeds"].max())
+    lowest = waiting["min_seeds"].min() if "min_seeds" in waiting else 0
     schedule = design.schedule(int(decisions["first_seeds"].iloc[0]))
-    return next((n for n in schedule if n > reached), design.max_seeds)
+    return next((n for n in schedule if n > reached and n >= lowest), design.max_seeds)

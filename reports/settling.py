@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reports.contexts import CONTEXT_KEYS, contexts
-from reports.selection import best_lr_choices
+from reports.selection import STABLE_MIN_ACCURACY, best_lr_choices
 from reports.sequential import Design, decide
 from reports.stats import placement_pairs, scored
 from reports.storage import SETTLE_FILE
@@ -45,9 +45,11 @@ def _plain(value):
     return value
 
 
-def _paired(by_seed: pd.DataFrame, a: str, b: str) -> pd.Series:
+def _paired(by_seed: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Per seed with both: the difference, and whether either side trained (`informative`)."""
     both = by_seed[[a, b]].dropna()
-    return both[a] - both[b]
+    trained = both.max(axis=1) >= STABLE_MIN_ACCURACY
+    return pd.DataFrame({"diff": both[a] - both[b], "informative": trained})
 
 
 def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,16 +57,21 @@ def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Returns:
         `comparisons`: one row per comparison (`COMPARISON_COLUMNS`; `lr` NaN for best lr),
-        `differences`: long, one row per comparison and seed (comparison, seed, diff).
+        `differences`: long, one row per comparison and seed (comparison, seed, diff,
+        informative: whether at least one side trained, reaching `STABLE_MIN_ACCURACY`; a seed
+        where both failed says nothing about equivalence, `reports.sequential`).
     """
     ended = scored(trials)
     rows, diffs = [], []
 
-    def add(kind, lr, a, b, context, diff: pd.Series):
+    def add(kind, lr, a, b, context, paired: pd.DataFrame):
         comparison = comparison_id(kind, lr, a, b, context)
         rows.append({"comparison": comparison, "kind": kind, "lr": lr, "placement_a": a,
                      "placement_b": b, **context})  # fmt: skip
-        diffs.extend({"comparison": comparison, "seed": int(s), "diff": float(d)} for s, d in diff.items())  # fmt: skip
+        diffs.extend(
+            {"comparison": comparison, "seed": int(s), "diff": float(d), "informative": bool(i)}
+            for s, d, i in zip(paired.index, paired["diff"], paired["informative"], strict=True)
+        )
 
     for context, study in contexts(ended):
         for lr, cell in study.groupby("lr", sort=True):
@@ -79,7 +86,7 @@ def differences(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             if a in by_seed and b in by_seed:
                 add(BEST_LR, np.nan, a, b, context, _paired(by_seed, a, b))
     comparisons = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    return comparisons, pd.DataFrame(diffs, columns=["comparison", "seed", "diff"])
+    return comparisons, pd.DataFrame(diffs, columns=["comparison", "seed", "diff", "informative"])
 
 
 def candidate_lrs(study: pd.DataFrame) -> dict[str, set[float]]:

@@ -120,6 +120,8 @@ def settle(spec: SweepSpec, run_look) -> None:
         if following is None:
             state["done"] = True
             _save(spec, state)
+            if not spec.quiet and (line := _beyond_budget_line(_decisions(state), design)):
+                say(line)
             return
         state["looks"].append(following)
         _save(spec, state)
@@ -203,6 +205,22 @@ def _look_line(look: dict, decided: pd.DataFrame) -> str:
     ]
     words = ", ".join(p for p in parts if p)
     return f"look {look['look']} ({look['reached']} seeds): {len(decided)} comparisons: {words}"
+
+
+def _beyond_budget_line(decided: pd.DataFrame | None, design: Design) -> str | None:
+    """Undecided comparisons that no look within --max-seeds could decide, if any."""
+    if decided is None or "min_seeds" not in decided:
+        return None
+    undecided = decided[decided["verdict"] == "undecided"]
+    beyond = undecided["min_seeds"].isna() | (undecided["min_seeds"] > design.max_seeds)
+    if not beyond.any():
+        return None
+    least = undecided.loc[beyond, "min_seeds"].min()
+    need = f"at least {int(least)}" if pd.notna(least) else "more"
+    return (
+        f"{int(beyond.sum())} undecided comparisons cannot be decided within --max-seeds "
+        f"{design.max_seeds}: their tests need {need} seeds"
+    )
 
 
 def _plan_line(look: dict) -> str:

@@ -14,14 +14,14 @@ def _answer(trials):
     return findings.answer(analyze(NO_HISTORY, trials))
 
 
-def _study():
+def _study(seeds=3):
     rng = np.random.default_rng(1)
-    noise = lambda: list(rng.normal(0, 0.002, 3) + np.array([0.0, 0.004, 0.008]))  # noqa: E731
+    noise = lambda: list(rng.normal(0, 0.002, seeds) + np.resize([0.0, 0.004, 0.008], seeds))  # noqa: E731
     cells = {}
     for lr in (0.01, 0.1, 1.0, 3.0):
-        cells[("none", lr)] = ["diverged"] * 3 if lr >= 1 else [0.80 + v for v in noise()]
+        cells[("none", lr)] = ["diverged"] * seeds if lr >= 1 else [0.80 + v for v in noise()]
         cells[("after_activation", lr)] = (
-            ["diverged"] * 3 if lr == 3 else [0.85 + v for v in noise()]
+            ["diverged"] * seeds if lr == 3 else [0.85 + v for v in noise()]
         )
         cells[("before_activation", lr)] = [0.85 + v for v in noise()]
     return trials_frame(cells)
@@ -30,11 +30,12 @@ def _study():
 def test_the_answer_names_the_best_placement_stability_and_the_lr_role():
     text = "\n".join(_answer(_study()))
     assert text.startswith("Best placement: ") or text.startswith("No placement is clearly best: ")
-    assert "95% CI" in text and "after_activation better (3 seeds, paired t p<0.001)" in text
-    assert "after_activation vs before_activation, paired by seed at each learning rate" in text
+    # 3 seeds decide nothing (all three one way: p = 1/4); the answer says how many could.
+    assert "95% CI" in text and "after_activation vs none, each at its best learning rate" in text
     assert (
-        "lr 3 (after_activation diverged on every seed, before_activation did not diverge" in text
+        "undecided with 3 seeds (a verdict needs at least 9 seeds; the difference is +4.9" in text
     )
+    assert "after_activation vs before_activation, paired by seed at each learning rate" in text
     assert "undecided with 3 seeds at lr 0.01 (+0.0 ± 0.3 points), lr 0.1 (" in text
     assert (
         "Largest stable learning rate: after_activation 1 (at 3: diverged on every seed); " in text
@@ -44,6 +45,15 @@ def test_the_answer_names_the_best_placement_stability_and_the_lr_role():
         in text
     )
     assert "placement x learning-rate interaction" in text
+
+
+def test_verdicts_name_their_test():
+    text = "\n".join(_answer(_study(seeds=12)))
+    assert "after_activation better (12 seeds, sign-flip p<0.001)" in text
+    assert (
+        "lr 3 (after_activation diverged on every seed, before_activation did not diverge" in text
+    )
+    assert "equivalent within ±0.3 points (12 seeds, sign-flip TOST p=0.003)" in text
 
 
 def test_the_answer_with_nothing_finished():
@@ -81,10 +91,10 @@ def test_the_terminal_summary_is_three_lines_one_per_question():
         "before_activation highest, not clearly best, "
     )
     assert (
-        "vs after_activation +0.002: undecided with 3 seeds (the difference is +0.2 ± 0.3 points)"
-        in placement
+        "vs after_activation +0.002: undecided with 3 seeds (a verdict needs at least 9 seeds; "
+        "the difference is +0.2 ± 0.3 points)" in placement
     )
-    assert "vs none +0.051: before_activation better (3 seeds, paired t p<0.001)." in placement
+    assert "vs none +0.051: undecided with 3 seeds (a verdict needs at least 9 seeds; " in placement
     assert lr_role.startswith("Learning rate: no evidence that it changes how the placements")
     assert lr_role.endswith("over the 2 learning rates where no placement diverged).")
     assert stability == (
@@ -97,8 +107,8 @@ def test_the_terminal_summary_of_small_runs():
     placement, lr_role, _ = _summary(one_lr)
     assert placement.startswith("Placement [mlp 300x100, batch norm, relu, input none, ")
     assert "]: before_activation highest, not clearly best, " in placement
-    assert placement.endswith("vs none +0.105: undecided with 2 seeds (the difference is +10.5 ± 6.4 points).")  # fmt: skip
-    many = trials_frame({("none", 0.1): [0.8, 0.81, 0.8, 0.81], ("before_activation", 0.1): [0.9, 0.92, 0.91, 0.92]})  # fmt: skip
+    assert placement.endswith("vs none +0.105: undecided with 2 seeds (a verdict needs at least 6 seeds; the difference is +10.5 ± 6.4 points).")  # fmt: skip
+    many = trials_frame({("none", 0.1): [0.8, 0.81, 0.8, 0.81] * 2, ("before_activation", 0.1): [0.9, 0.92, 0.91, 0.92] * 2})  # fmt: skip
     assert "]: before_activation best, " in _summary(many)[0]
     assert lr_role.startswith("Learning rate: its interaction with placement was not tested (")
     alone = _summary(trials_frame({("none", 0.01): [0.8, 0.81]}))

@@ -27,6 +27,7 @@ from scipy import stats
 
 import benchmarks.sequential as bench
 import reports.sequential as seq
+from reports import sign_flip
 from reports.selection import STABLE_MIN_ACCURACY
 
 MARGIN = seq.MARGIN
@@ -60,8 +61,8 @@ def spending_shapes(studies: int) -> None:
 def subgroup_bits(studies: int) -> None:
     realistic = bench.scenarios(MARGIN)["realistic"]
     for bits in (12, 13, 14, 16):
-        seq.GROUP_BITS = bits
-        seq.sign_patterns.cache_clear()
+        sign_flip.GROUP_BITS = bits
+        sign_flip.sign_patterns.cache_clear()
         started = time.perf_counter()
         codes, used = bench.simulate(
             realistic,
@@ -75,8 +76,8 @@ def subgroup_bits(studies: int) -> None:
             f"{used.mean():.2f} seeds per comparison ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
-    seq.GROUP_BITS = 13
-    seq.sign_patterns.cache_clear()
+    sign_flip.GROUP_BITS = 13
+    sign_flip.sign_patterns.cache_clear()
 
 
 class _Sides(bench.Cells):
@@ -104,8 +105,8 @@ def _two_part(diffs, n_before, codes, design, flags):
     discordant = only_a + only_b
     tail = stats.binom.cdf(np.minimum(only_a, only_b), np.maximum(discordant, 1), 0.5)
     p_divergence = np.where(discordant > 0, np.minimum(1.0, 2 * tail), 1.0)
-    p_accuracy, _, accuracy_sign = seq.sign_flip_p_values(np.where(a & b, diffs, np.nan))
-    _, p_eq, _ = seq.sign_flip_p_values(diffs, a | b, design.margin)
+    p_accuracy, _, accuracy_sign = sign_flip.sign_flip_p_values(np.where(a & b, diffs, np.nan))
+    _, p_eq, _ = sign_flip.sign_flip_p_values(diffs, a | b, design.margin)
     p_sup = np.minimum(1.0, 2 * np.minimum(p_divergence, p_accuracy))
     direction = np.where(p_divergence <= p_accuracy, np.sign(only_a - only_b), accuracy_sign)
     return seq.judge_p_values(p_sup, direction, p_eq, diffs.shape[-1], n_before, codes, design)

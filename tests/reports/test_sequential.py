@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from reports.sequential import (
-    GROUP_BITS,
     SPENDING,
     VERDICTS,
     Design,
@@ -21,11 +20,9 @@ from reports.sequential import (
     min_seeds,
     nominal_levels,
     seeds_to_add,
-    sign_flip_p_values,
-    sign_patterns,
-    smallest_p,
     spending,
 )
+from reports.sign_flip import GROUP_BITS, sign_flip_p_values, sign_patterns, smallest_p
 
 ONE_LOOK = Design(max_seeds=12, looks=(12,))  # the first look is the last: the full level at once
 
@@ -407,3 +404,16 @@ def test_divergence_on_some_seeds_does_not_make_false_betters():
     codes = _simulate(draws, Design())
     better = np.isin(codes, (VERDICTS.index("a_better"), VERDICTS.index("b_better")))
     assert better.any(axis=1).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / studies)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_pattern_is_scipy_s_exact_paired_permutation_test(seed):
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0.85, 0.01, 9), rng.normal(0.85, 0.01, 9)
+    a[:2] = b[2:4] = 0.1  # diverged seeds: a two-point mixture
+    exact = stats.permutation_test(
+        (a, b), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=np.inf
+    )
+    assert sign_flip_p_values(a - b)[0] == pytest.approx(exact.pvalue, rel=1e-9)

@@ -15,12 +15,15 @@ import tempfile
 from pathlib import Path
 
 from reports import report_folder
-from reports.console import error, guard_streams, say, stdout_lost
+from reports.console import error, guard_streams, say, show_help, stdout_lost
 from reports.report_folder import is_report_folder
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
 
 class _Parser(argparse.ArgumentParser):
+    def print_help(self, file=None):
+        show_help(self.format_help())
+
     def error(self, message):
         # argparse would print its usage block; one line says it, --help shows the rest.
         error(f"error: {message} (see --help)")

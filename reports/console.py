@@ -77,3 +77,12 @@ def error(message: str) -> None:
     """Print `message` (made `printable`) as one line on standard error, if it can be."""
     with contextlib.suppress(OSError, ValueError):
         print(printable(message), file=sys.stderr, flush=True)
+
+
+def show_help(message: str) -> None:
+    """argparse's `--help` text to standard output: argparse itself drops a failed write, and
+    the command would then exit 0 having shown nothing (`--help > /dev/full`)."""
+    say(message.rstrip("\n"))
+    if stdout_lost():
+        error(f"error: the help could not be shown: {stdout_lost()}.")
+        raise SystemExit(2)

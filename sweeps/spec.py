@@ -24,6 +24,7 @@ from bnlab.data import FASHION_MNIST_SHAPE, VALIDATION_SIZE
 from bnlab.user_archs import import_arch_module
 from bnlab.user_data import DEFAULT_VAL_SIZE
 from reports import report_folder, storage
+from reports.console import show_help
 from sweeps import grid as grid_flags
 from sweeps import room
 from sweeps.grid import GRID_FIELDS, GRID_FLAGS, QUICK_EPOCHS, QUICK_FIELDS, QUICK_SUBSET, explicit
@@ -173,6 +174,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
+    def print_help(self, file=None):
+        show_help(self.format_help())
+
     def error(self, message):
         # argparse would print its whole usage block; one line says it, --help shows the rest.
         raise SpecError(f"{message} (see --help)")

@@ -117,6 +117,16 @@ def test_a_plan_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
     assert done.stderr == "error: the plan could not be shown: standard output could not be written (No space left on device).\n"  # fmt: skip
 
 
+@pytest.mark.parametrize("module", ["sweeps.bn_placement", "reports"])
+def test_help_that_cannot_be_shown_is_one_line_and_exit_2(module):
+    done = subprocess.run(
+        f"{sys.executable} -m {module} --help > /dev/full", shell=True, capture_output=True,
+        text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "error: the help could not be shown: standard output could not be written (No space left on device).\n"  # fmt: skip
+
+
 def test_a_bad_flag_with_standard_error_closed_still_exits_2():
     assert _cli("--lrs", "abc", shell_redirect="2>&-").returncode == 2
     assert _cli("--lrs", "abc", shell_redirect="2>&- 1>&-").returncode == 2

@@ -85,6 +85,8 @@ def problem(report: str | os.PathLike, protected: tuple = (), flag: str = "--rep
     if os.path.lexists(report) and not report.exists():
         return f"{flag}: {shown} is a broken symlink or a symlink loop."
     real = _real(report)
+    if report.is_symlink():  # replacing it would replace the link, not the folder
+        return f"{flag}: {shown} is a symbolic link; name the folder it leads to, {str(real)!r}."
     here = _cwd()
     for folder in [here, *protected]:
         if folder is not None and _within(_real(folder), real):

@@ -156,6 +156,8 @@ def test_a_symlink_loop_and_a_file_are_one_line(run, tmp_path, reports_cli):
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     assert "symlink loop" in _one_error(reports_cli(run, "--report-dir", loop))
+    (tmp_path / "link").symlink_to(tmp_path)
+    assert "is a symbolic link; name the folder it leads to" in _one_error(reports_cli(run, "--report-dir", tmp_path / "link"))  # fmt: skip
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert "is a file" in _one_error(reports_cli(run, "--report-dir", afile))

@@ -83,7 +83,8 @@ def test_each_look_adds_seeds_only_to_the_cells_of_undecided_comparisons(straigh
         assert len(new) == len(needed) * len(look["seeds"]) == len(look["trials"])
     final = {json.loads(d["comparison"])["lr"]: d for d in looks[-1]["decisions"]}
     assert final[100.0]["verdict"] == "undecided" and final[100.0]["informative_seeds"] == 0
-    assert final[100.0]["n_seeds"] == 8 and final[100.0]["p_superiority"] == 1.0
+    # Every seed diverged on both sides: whatever chance scores they stopped at, nothing decides.
+    assert final[100.0]["n_seeds"] == 8 and final[100.0]["p_superiority"] > 0.05
     assert looks[0]["decisions"][0]["min_seeds"] == 8
 
 

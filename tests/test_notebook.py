@@ -11,6 +11,7 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.sweeps.conftest import ROOT
 
@@ -26,7 +27,12 @@ def _kernel_of_this_python(folder) -> str:
     return str(folder)
 
 
-@pytest.mark.shared_ray
+def _streams(notebook) -> str:
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    return "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
+
+
+# An embedded Ray, as a notebook user's `sweeps.run` starts (not the tests' shared cluster).
 @pytest.mark.slow
 def test_the_example_notebook_runs_clean(monkeypatch, tmp_path):
     monkeypatch.setenv("BNLAB_EXAMPLE_SMALL", "1")
@@ -35,10 +41,14 @@ def test_the_example_notebook_runs_clean(monkeypatch, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     which = "import sys, bnlab; print(sys.executable, bnlab.__file__)"
     notebook.cells.append(nbformat.v4.new_code_cell(which))
-    NotebookClient(
+    client = NotebookClient(
         notebook, timeout=600, kernel_name=KERNEL,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    ).execute()  # fmt: skip
+    )  # fmt: skip
+    try:
+        client.execute()
+    except CellExecutionError as err:  # what the cells before it printed says why
+        pytest.fail(f"{err}\n\nthe cells' printed output before it:\n{_streams(notebook)[-6000:]}")
     executable, package = notebook.cells[-1].outputs[0].text.split()
     assert executable == sys.executable and package.startswith(str(ROOT))
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,11 +12,14 @@ from pyarrow import fs as pafs
 from reports import storage
 from tests.storage import CREDENTIALS
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _reports(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "reports", *args],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **CREDENTIALS}, timeout=300,
+        capture_output=True, text=True, cwd=cwd, timeout=300,
+        env={**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)},  # this checkout, from any cwd
     )  # fmt: skip
 
 

@@ -129,7 +129,8 @@ def run(**params):
 
     Raises:
         SweepError: A bad argument or an environment fault, before anything started.
-        SweepStopped: An environment fault stopped the sweep once it ran.
+        SweepStopped: An environment fault stopped the sweep once it ran, or it ended
+            without one trial's results.
         TypeError: An unknown keyword or a value of the wrong type.
         KeyboardInterrupt: The kernel was interrupted; Ray was stopped and the run can be
             continued with `resume=True`.
@@ -163,6 +164,15 @@ def run(**params):
     from reports.study import load
 
     study = load(spec.run_location)
+    trials = study.trials
+    if code == 1 and not (
+        len(trials) and trials["status"].isin(["completed", "diverged", "errored"]).any()
+    ):
+        # A run whose trials all ended unreadable (cut result files): no Study to return.
+        raise SweepStopped(
+            f"the sweep ended without one trial's results (the lines above say why); "
+            f"the run is in {spec.run_location}"
+        )
     page = spec.report_location / "index.html"
     if spec.report and page.exists():
         study.report_path = page

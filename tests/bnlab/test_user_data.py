@@ -50,7 +50,7 @@ BAD = [
     ({**GOOD, "y_train": Y[:40] - 1}, "y_train holds the label -1; labels must be integers 0 .. K-1."),
     ({**GOOD, "y_test": Y[40:] + 5}, "y_test holds the label 7, but y_train's labels are 0 .. 2; every label must occur in training."),
     ({**GOOD, "y_train": Y[:40] * 0.5}, "y_train has type float64; labels must be integers 0 .. K-1."),
-    ({**GOOD, "y_train": np.zeros(40, int)}, "y_train has one class; a classifier needs labels of at least 2."),
+    ({**GOOD, "y_train": np.zeros(40, int)}, "y_train has one class; a classifier needs at least 2 classes (labels 0 and 1)."),
     ({**GOOD, "y_train": Y[:40] * 10**6}, "y_train's largest label is 2000000; labels are 0 .. K-1 with at most 100,000 classes."),
     ({**GOOD, "x_test": X[40:, :4]}, "x_test's examples are (4, 8), x_train's (8, 8); every split must have the same shape."),
     ({**GOOD, "x_train": X[:40].reshape(40, 1, 1, 8, 8)}, "x_train has shape (40, 1, 1, 8, 8); inputs must be (N, F) features, (N, H, W) or (N, H, W, C) images."),

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -29,6 +30,7 @@ from sweeps import startup
 from sweeps.reaper import start_ticks
 
 POLL_S = 0.2
+EXIT_WAIT_S = 2.0  # for the exit status of a child seen ending
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KNOWN_EVERY = 5  # polls between two looks for new Ray processes (workers)
 NODE_PROCESSES = ("gcs_server", "raylet")
@@ -130,9 +132,18 @@ def _ended(process: psutil.Process) -> bool:
 def _how(process: psutil.Process) -> tuple[int | None, str]:
     """The signal that ended a child of this process, if one did, and how it ended in words,
     from its exit status (reaping it for Ray)."""
-    try:
-        _, status = os.waitpid(process.pid, os.WNOHANG)
-    except ChildProcessError:
+    # Seen ended while still exiting (its /proc entry going away before it is a zombie):
+    # not yet waitable, so wait a moment for its status rather than report "exit status 0".
+    deadline = time.monotonic() + EXIT_WAIT_S
+    while True:
+        try:
+            pid, status = os.waitpid(process.pid, os.WNOHANG)
+        except ChildProcessError:
+            return None, "it ended"
+        if pid or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if not pid:
         return None, "it ended"
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)

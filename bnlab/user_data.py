@@ -155,7 +155,9 @@ def _check_labels(source: str, arrays: dict) -> int:
     if classes > MAX_CLASSES:
         raise _fail(source, f"y_train's largest label is {classes - 1}; labels are 0 .. K-1 with at most {MAX_CLASSES:,} classes.")  # fmt: skip
     if classes < 2:
-        raise _fail(source, "y_train has one class; a classifier needs at least 2 classes (labels 0 and 1).")
+        raise _fail(
+            source, "y_train has one class; a classifier needs at least 2 classes (labels 0 and 1)."
+        )
     for key in ("y_val", "y_test"):
         if key in arrays and len(arrays[key]) and int(arrays[key].max()) >= classes:
             raise _fail(source, f"{key} holds the label {int(arrays[key].max())}, but y_train's labels are 0 .. {classes - 1}; every label must occur in training.")  # fmt: skip

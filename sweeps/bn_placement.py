@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"the plan could not be shown: {stdout_lost()}.")
         return 0
     try:
-        code = execute(spec)
+        code = execute(spec, early_report=True)
     except (DatasetError, SpecError, storage.StorageError) as err:
         return _fail(one_line(err, spec))
     except RunStopped as err:
@@ -186,8 +186,15 @@ def _warn(spec: SweepSpec) -> None:
         error(warning)
 
 
-def execute(spec: SweepSpec) -> int:
+def execute(spec: SweepSpec, early_report: bool = False) -> int:
     """Run (or resume) the sweep `spec`: the command line's and `sweeps.run`'s common core.
+
+    `early_report` (the command line's): load the report's modules while the trials run and
+    compute its frames while Ray stops, in threads, so the report adds little after the last
+    trial.
+    Off for `sweeps.run`: in a process that lives on (a notebook's kernel), a sweep run again
+    after a stopped one could end the process ("The core worker has already been shutdown"),
+    seen with those threads under load and never without them.
 
     Returns:
         The exit code (0, 1 or 130; see the module docstring), having said why on stderr.
@@ -199,7 +206,7 @@ def execute(spec: SweepSpec) -> int:
     try:
         data = loaded_data(spec) if spec.data else load_fashion_mnist(spec.data_dir)
         with run_lock(_lock_folder(spec)):
-            return _run(spec, data)
+            return _run(spec, data, early_report)
     except KeyboardInterrupt:
         error(f"interrupted before Ray started; nothing was started or changed; run again: {spec.command}")  # fmt: skip
         return 130
@@ -223,7 +230,7 @@ def _write_spec(spec: SweepSpec) -> None:
         write_text(location, json.dumps(spec.to_dict(), indent=2))
 
 
-def _run(spec: SweepSpec, data) -> int:
+def _run(spec: SweepSpec, data, early_report: bool) -> int:
     # Tune's classic output engine is the one that calls a custom progress reporter.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # Token authentication, chosen rather than defaulted (Ray warns when it picks it for us);
@@ -250,7 +257,7 @@ def _run(spec: SweepSpec, data) -> int:
         _write_spec(spec)
         identity = None if spec.remote else folder_identity(spec.run_dir)
         started = True
-        if spec.report:
+        if spec.report and early_report:
             _preload_report()
         slots = tune_runner.slots(spec, resources)
 
@@ -271,7 +278,11 @@ def _run(spec: SweepSpec, data) -> int:
     except KeyboardInterrupt:
         pressed_while_running = True  # the trials that did not end say it too
     finally:
-        ahead = _compute_ahead(spec) if started and spec.report and not spec.remote else None
+        ahead = (
+            _compute_ahead(spec)
+            if early_report and started and spec.report and not spec.remote
+            else None
+        )
         # Stopping Ray must finish, or its processes outlive the command: a press meanwhile
         # counts once Ray is down (no report is written then).
         try:

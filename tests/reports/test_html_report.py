@@ -126,6 +126,7 @@ def test_a_report_stopped_while_written_leaves_the_previous_one_whole_and_no_scr
     assert {p.name: p.read_bytes() for p in (run_copy / "report").iterdir()} == before
 
 
+@pytest.mark.slow  # a 10,000-trial report: about 85 s of a core here
 def test_a_report_of_10000_trials_fits_the_window_and_caps_its_tables(tmp_path, browser):
     """The sweep's largest grid (40 contexts, 23 seeds): figures no wider than the page, long
     tables cut at MAX_ROWS with a link to their CSV, nothing wider than the window."""

@@ -162,3 +162,29 @@ def test_a_keyboard_interrupt_inside_run_stops_ray_and_resume_finishes(tmp_path)
     assert result["left"] == []  # no Ray process behind
     assert result["status"] == ["completed"] and len(result["epochs"]) == 4
     assert all(epochs == [1, 2, 3] for epochs in result["epochs"])  # every epoch exactly once
+
+
+@pytest.mark.slow  # embedded, as test_faults' twin for the command line
+def test_a_run_whose_every_result_was_cut_raises_instead_of_returning_an_empty_study(tmp_path):
+    out = tmp_path / "runs"
+    code = f"""
+        import glob, sweeps
+        grid = dict(output_dir={str(out)!r}, name="c", quiet=True, no_report=True)
+        sweeps.run(placements=["none"], lrs=[0.05], seeds=[0], epochs=2, subset=(500, 100), **grid)
+        result = glob.glob({str(out / "c" / "mlp-*" / "result.json")!r})[0]
+        with open(result, "rb") as f:
+            kept = f.read()[:-40]
+        with open(result, "wb") as f:
+            f.write(kept)
+        try:
+            sweeps.run(resume=True, **grid)
+        except sweeps.SweepStopped as err:
+            print("SweepStopped:", err)
+    """
+    done = _python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 of 1 trials ended but their results are damaged" in done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        f"SweepStopped: the sweep ended without one trial's results (the lines above say why); "
+        f"the run is in {out / 'c'}"
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reports import report_folder
 from reports.console import error, guard_streams, say, show_help, stdout_lost
+from reports.painters import Painters
 from reports.report_folder import is_report_folder
 from reports.storage import StorageError, fetch_run, is_uri, run_name
 
@@ -81,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         error(f"error: {problem}")
         return 2
-    # The statistics and plotting libraries load only now: a mistake is answered at once.
-    from reports.html import compute, summary, write_report
-
     try:
-        with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
+        # Painters load the plotting libraries while the statistics' load here, and only now:
+        # a mistake is answered at once.
+        with Painters() as painters, tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
+            from reports.html import compute, summary, write_report
+
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
-            frames = compute(run_dir)
-            page = write_report(run_dir, report_dir=report_dir, frames=frames)
+            frames = compute(run_dir, painters)
+            page = write_report(run_dir, report_dir=report_dir, frames=frames, painters=painters)
     except StorageError as err:
         error(f"error: RUN: {err}")
         return 2

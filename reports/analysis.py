@@ -16,11 +16,25 @@ SIGN_FLIP, PAIRED_T = "sign_flip", "t"  # the test behind a run's verdicts (`ver
 LOOK_COLUMNS = ["look", "seeds", "new_seeds", "trials", "cells", "a_better", "b_better", "equivalent", "undecided"]  # fmt: skip
 
 
+def figure_inputs(history: pd.DataFrame, trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The frames the figures are drawn from (`figures.figure_frames`), computed before the
+    rest of `analyze` so that the figures can be drawn meanwhile; `analyze` takes them."""
+    return {
+        "history": history,
+        "trials": trials,
+        "summary": summarize(trials, history, THRESHOLD),
+        "comparisons": pairwise_comparisons(trials),
+        "best_lr": best_lr(trials),
+        "stable_lr": stable_lr(trials),
+    }
+
+
 def analyze(
     history: pd.DataFrame,
     trials: pd.DataFrame,
     looks: dict | None = None,
     margin: float = MARGIN,
+    inputs: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The report's frames: the inputs, their scores, the comparisons and the factor effects.
 
@@ -30,25 +44,27 @@ def analyze(
     (better, equivalent within `margin` accuracy, undecided): a settling run's stored decisions
     (`looks`, from `settling.read_looks`), or else one look at the seeds the run has, and the
     test behind them (`test`: SIGN_FLIP, or PAIRED_T for runs stored before); `looks` one row
-    per look and `design` the design, as one row.
+    per look and `design` the design, as one row. `inputs`: what `figure_inputs` returned for
+    the same frames, if the caller has it.
     """
+    inputs = figure_inputs(history, trials) if inputs is None else inputs
     lr_interaction = interaction(trials)
     factors = factor_interactions(trials)
     both = [f for f in (lr_interaction, factors) if not f.empty]
     verdicts, design, look_rows = _verdicts(trials, looks, margin)
     first = int(look_rows["seeds"].iloc[0]) if len(look_rows) else max(design.looks, default=2)
     schedule = design.schedule(min(first, design.max_seeds))
-    comparisons = _with_verdicts(pairwise_comparisons(trials), verdicts, "lr")
+    comparisons = _with_verdicts(inputs["comparisons"], verdicts, "lr")
     best_comparisons = _with_verdicts(best_lr_comparisons(trials), verdicts, BEST_LR)
     return {
         "history": history,
         "trials": trials,
         "scored": scored(trials),
-        "summary": summarize(trials, history, THRESHOLD),
+        "summary": inputs["summary"],
         "comparisons": comparisons,
-        "best_lr": best_lr(trials),
+        "best_lr": inputs["best_lr"],
         "best_lr_comparisons": best_comparisons,
-        "stable_lr": stable_lr(trials),
+        "stable_lr": inputs["stable_lr"],
         "interaction": pd.concat(both, ignore_index=True) if both else lr_interaction,
         "factor_comparisons": level_comparisons(trials),
         "verdicts": verdicts,

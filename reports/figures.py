@@ -5,29 +5,20 @@ Every band and error bar is a 95% t interval over seeds (`stats.mean_ci_by`), th
 tables show, computed once per (context, placement, lr[, epoch]) with a groupby. A run of many
 contexts (4 norm kinds x 5 activations x 2 architectures: 40) would give unreadable figures: they
 show at most `MAX_CONTEXTS`, those whose placements differ most at their best learning rates,
-and the caption says so; every context is in the tables. matplotlib is imported only here, when
-a figure is drawn.
+and the caption says so; every context is in the tables. matplotlib is imported only where a
+figure is drawn (`reports.drawing`).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-from pathlib import Path
-
 import pandas as pd
 
-from reports.atomic import atomic_path
 from reports.contexts import CONTEXT_KEYS, contexts
-from reports.stats import ACCURACY_BOUNDS, mean_ci_by, scored
+from reports.drawing import FIGURES_IN_PAGE_ORDER, figure_names
+from reports.stats import ACCURACY_BOUNDS, CHANCE, mean_ci_by, scored
 from reports.wording import context_label
 
 MAX_CONTEXTS = 4
-# PNG settings (measured: benchmarks/RESULTS.md, "The report at any size"). The figures are
-# laid out in inches to their final size, so no tight bounding box (it draws each figure twice:
-# half of saving's cost); zlib level 1 saves 7% of the time for 9% more bytes than 6; fewer dpi
-# save little, the cost being matplotlib's artists, not pixels.
-PNG = {"format": "png", "dpi": 100, "pil_kwargs": {"compress_level": 1}}
 
 
 def _membership(trials: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
@@ -132,6 +123,7 @@ def figure_frames(frames: dict, limit: int = MAX_CONTEXTS) -> dict:
     return {
         "contexts": picked["contexts"],
         "note": picked["note"],
+        "chance": CHANCE,
         "curves": mean_ci_by(history, keys, "val_accuracy", ACCURACY_BOUNDS),
         "cells": cells,
         "points": points[[*cell, "val_score", "status"]],
@@ -143,52 +135,18 @@ def figure_frames(frames: dict, limit: int = MAX_CONTEXTS) -> dict:
     }
 
 
-def figure_makers(frames: dict, drawn: dict | None = None) -> dict[str, Callable]:
-    """Each figure the report draws, by name: a function returning its matplotlib Figure
-    (`drawn`: what `figure_frames(frames)` returned, if the caller has it)."""
-    from reports import plots
-
-    drawn = figure_frames(frames) if drawn is None else drawn
-    shown_ = drawn["contexts"]
-    makers = {
-        "final_vs_lr": lambda: plots.final_vs_lr(
-            drawn["cells"], drawn["points"], drawn["stable"], shown_
-        ),
-        "gain_per_lr": lambda: plots.gain_per_lr(drawn["comparisons"], shown_),
-        "learning_curves": lambda: plots.learning_curves(drawn["curves"], shown_),
-        "heatmap": lambda: plots.accuracy_heatmap(drawn["cells"], shown_),
-        "cost": lambda: plots.cost(drawn["times"], drawn["params"], shown_),
-        "loss": lambda: plots.train_vs_validation_loss(drawn["losses"], shown_),
-    }
-    if drawn["comparisons"].empty:
-        del makers["gain_per_lr"]
-    return makers
-
-
-def draw(folder: Path, frames: dict, captions: dict[str, tuple[str, str]]) -> list[dict]:
-    """Draw every figure into `folder` as PNG; returns each one's file, title and alt text
-    (`captions`' words, with the note on the contexts shown)."""
-    if frames["summary"].empty:
+def captions(drawn: dict | None, words: dict[str, tuple[str, str]]) -> list[dict]:
+    """Each figure's file, title and alt text in the page's order: `words`' title and
+    description, with the note on the contexts shown."""
+    if drawn is None:
         return []
-    from reports import plots
-
-    drawn = figure_frames(frames)
-    makers = figure_makers(frames, drawn)
-    for key, make in makers.items():
-        # Matplotlib's layout and font notes (a label too long, a glyph no font has) are about
-        # the picture, not for the terminal: the figure is drawn as well as it can be.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            figure = make()
-            with atomic_path(folder / f"{key}.png") as tmp:
-                figure.savefig(tmp, **PNG)
-        plots.plt.close(figure)
-    note = drawn["note"]
+    names = figure_names(drawn)
     return [
         {
-            "file": f"{key}.png",
-            "title": captions[key][0],
-            "alt": f"{captions[key][1]} {note}".strip(),
+            "file": f"{name}.png",
+            "title": words[name][0],
+            "alt": f"{words[name][1]} {drawn['note']}".strip(),
         }
-        for key in makers
+        for name in FIGURES_IN_PAGE_ORDER
+        if name in names
     ]

@@ -19,8 +19,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from reports import figures, findings, report_folder, tables
-from reports.analysis import THRESHOLD, analyze
+from reports import drawing, figures, findings, report_folder, tables
+from reports.analysis import THRESHOLD, analyze, figure_inputs
 from reports.atomic import atomic_folder, umask, write_text
 from reports.frames import export_frames, read_run
 from reports.selection import STABLE_MIN_ACCURACY
@@ -68,10 +68,12 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
     spec_path = run_dir / "sweep_spec.json"
     spec = _read_spec(run_dir)
     finished = pd.to_numeric(trials.get("last_timestamp"), errors="coerce")
+    estimated = ""
     if wall_seconds is None and spec_path.exists() and finished.notna().any():
         # A copy fetched from storage has a new mtime: then the estimate is not positive.
         wall_seconds = float(finished.max()) - spec_path.stat().st_mtime
         wall_seconds = wall_seconds if wall_seconds > 0 else None
+        estimated = " from the sweep's start to its last result (pauses between resumes included)"
     gpus = spec.get("num_gpus")
     return {
         "command": spec.get("command", "unknown"),
@@ -87,7 +89,7 @@ def _run_metadata(run_dir: Path, trials: pd.DataFrame, wall_seconds: float | Non
         "dataset": _dataset_words(spec),
         "subset": spec.get("subset")
         or ("full" if spec.get("data") else "full (55,000 / 5,000 / 10,000)"),
-        "wall": f"{wall_seconds / 60:.1f} min"
+        "wall": f"{wall_seconds / 60:.1f} min{estimated}"
         if wall_seconds and math.isfinite(wall_seconds)
         else "n/a",
     }
@@ -108,13 +110,22 @@ def _dataset_words(spec: dict) -> str:
 
 def figure_makers(frames: dict) -> dict:
     """Each figure the report draws, by name: a function returning its matplotlib Figure."""
-    return figures.figure_makers(frames)
+    return drawing.figure_makers(figures.figure_frames(frames))
 
 
-def compute(run_dir: str | Path) -> dict[str, pd.DataFrame]:
+def compute(run_dir: str | Path, painters=None) -> dict[str, pd.DataFrame]:
     """Every frame the report shows, computed from the stored run (its trials, the margin its
-    spec names and, for a settling run, its stored looks), or from a report folder's exports."""
-    return analyze(*read_run(run_dir), looks=read_looks(run_dir), margin=margin_of(run_dir))
+    spec names and, for a settling run, its stored looks), or from a report folder's exports.
+
+    `painters` (`reports.painters.Painters`) are started on the figures as soon as their
+    frames are computed, before the rest of the statistics; pass them on to `write_report`.
+    """
+    history, trials = read_run(run_dir)
+    inputs = figure_inputs(history, trials)
+    if painters is not None and not inputs["summary"].empty:
+        painters.start(figures.figure_frames(inputs))
+    looks, margin = read_looks(run_dir), margin_of(run_dir)
+    return analyze(history, trials, looks=looks, margin=margin, inputs=inputs)
 
 
 def margin_of(run_dir: str | Path) -> float:
@@ -139,6 +150,7 @@ def write_report(
     frames: dict[str, pd.DataFrame] | None = None,
     protected: tuple = (),
     flag: str = "--report-dir",
+    painters=None,
 ) -> Path:
     """Write the report (frames, figures, index.html) and return the page's path.
 
@@ -154,6 +166,10 @@ def write_report(
         frames: What `compute(run_dir)` returned, if the caller has it already.
         protected: More local folders the report must not replace (the output folder).
         flag: How the report folder was named, for the error's message.
+        painters: `reports.painters.Painters` to draw the figures (the command lines start
+            them early), started with these `frames`' `figures.figure_frames` or not yet;
+            they have ended when the report's folder is finished or abandoned. Without them,
+            the figures are drawn here.
 
     Raises:
         reports.report_folder.ReportFolderError: If the report folder is not one the report
@@ -172,7 +188,7 @@ def write_report(
 
     # The old report stays whole until the new one is.
     with atomic_folder(target, replaceable) as folder:
-        _write(run_dir, folder, frames, sweep_wall_seconds)
+        _write(run_dir, folder, frames, sweep_wall_seconds, painters)
         for name in RUN_RECORDS:
             if (run_dir / name).is_file():
                 shutil.copyfile(run_dir / name, folder / name)
@@ -181,8 +197,24 @@ def write_report(
     return target / "index.html"
 
 
-def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None) -> None:
-    drawn = figures.draw(folder, frames, FIGURES)
+def _write(
+    run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None, painters
+) -> None:
+    try:
+        _write_files(run_dir, folder, frames, sweep_wall_seconds, painters)
+    finally:
+        if painters is not None:  # none may write into a folder abandoned
+            painters.close()
+
+
+def _write_files(run_dir, folder, frames, sweep_wall_seconds, painters) -> None:
+    drawn = None
+    if not frames["summary"].empty:
+        drawn = painters.drawn if painters is not None else None
+        if drawn is None:
+            drawn = figures.figure_frames(frames)
+            if painters is not None:
+                painters.start(drawn)  # they draw while the page is written
     export_frames({k: v for k, v in frames.items() if k != "scored"}, folder)
     trials = frames["trials"]
     problems = trials[trials["status"] != "completed"]
@@ -196,7 +228,7 @@ def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float 
         summary_lines=findings.summary(frames),
         design=findings.design_paragraph(frames),
         has_looks=not frames["looks"].empty,
-        figures=drawn,
+        figures=figures.captions(drawn, FIGURES),
         tables=tables.render(frames, problems),
         n_problems=len(problems),
         threshold=THRESHOLD,
@@ -204,4 +236,8 @@ def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float 
         stable_min=STABLE_MIN_ACCURACY,
         meta=_run_metadata(run_dir, trials, sweep_wall_seconds),
     )
+    if painters is not None and drawn is not None:
+        painters.deliver(folder)
+    elif drawn is not None:
+        drawing.draw_each(folder, drawn, drawing.figure_names(drawn))
     write_text(folder / "index.html", page)

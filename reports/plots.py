@@ -27,8 +27,6 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
-from reports.stats import CHANCE
-
 sns.set_theme(context="notebook", style="whitegrid")
 PALETTE = sns.color_palette("deep")
 # The page's text column is 1,068 px wide (templates/report.html): at 100 dpi a figure of this
@@ -160,7 +158,11 @@ def learning_curves(curves: pd.DataFrame, contexts: list[str]) -> plt.Figure:
 
 
 def final_vs_lr(
-    cells: pd.DataFrame, points: pd.DataFrame, stable: pd.DataFrame, contexts: list[str]
+    cells: pd.DataFrame,
+    points: pd.DataFrame,
+    stable: pd.DataFrame,
+    contexts: list[str],
+    chance: float,
 ) -> plt.Figure:
     """Final val_accuracy score against learning rate (log axis) per placement, a panel per
     context.
@@ -173,6 +175,7 @@ def final_vs_lr(
         points: The scored trials: context, placement, lr, val_score, status.
         stable: `selection.stable_lr` with a context column.
         contexts: The contexts to draw, in order.
+        chance: The accuracy of a guess (the score of a diverged trial), drawn as a line.
     """
     order = _placement_order(cells)
     colours = _colours(order)
@@ -203,7 +206,7 @@ def final_vs_lr(
                        color=colours[placement], alpha=0.35, linewidth=0)  # fmt: skip
             ax.scatter(group.loc[~trained, "lr"], group.loc[~trained, "val_score"], marker="x",
                        s=70, color=colours[placement])  # fmt: skip
-        ax.axhline(CHANCE, color="grey", linestyle="--", linewidth=0.8)
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=0.8)
         for _, row in stable[stable["context"] == context].iterrows():
             if pd.notna(row["largest_stable_lr"]) and row["placement"] in colours:
                 ax.axvline(row["largest_stable_lr"], color=colours[row["placement"]], linestyle=":")

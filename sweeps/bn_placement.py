@@ -26,6 +26,7 @@ from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
 from reports.console import error, guard_streams, say, stdout_lost
+from reports.painters import Painters
 from sweeps import room
 from sweeps.grid import model_label, small_batch_warning
 from sweeps.run_folder import SPEC_FILE, folder_identity, remove_remade, run_lock
@@ -205,8 +206,8 @@ def execute(spec: SweepSpec, early_report: bool = False) -> int:
     """
     try:
         data = loaded_data(spec) if spec.data else load_fashion_mnist(spec.data_dir)
-        with run_lock(_lock_folder(spec)):
-            return _run(spec, data, early_report)
+        with run_lock(_lock_folder(spec)), contextlib.ExitStack() as until_done:
+            return _run(spec, data, early_report, until_done)
     except KeyboardInterrupt:
         error(f"interrupted before Ray started; nothing was started or changed; run again: {spec.command}")  # fmt: skip
         return 130
@@ -230,7 +231,7 @@ def _write_spec(spec: SweepSpec) -> None:
         write_text(location, json.dumps(spec.to_dict(), indent=2))
 
 
-def _run(spec: SweepSpec, data, early_report: bool) -> int:
+def _run(spec: SweepSpec, data, early_report: bool, until_done: contextlib.ExitStack) -> int:
     # Tune's classic output engine is the one that calls a custom progress reporter.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # Token authentication, chosen rather than defaulted (Ray warns when it picks it for us);
@@ -248,6 +249,7 @@ def _run(spec: SweepSpec, data, early_report: bool) -> int:
         from sweeps.progress import ProgressView
     tune_progress.pressed = False
     tune_ended = [False]  # whether Tune ended every trial of the last experiment it ran
+    painters = None
     try:
         with _deferred_interrupt() as pressed:
             again = resume_command(spec) if spec.resume else spec.command
@@ -259,6 +261,9 @@ def _run(spec: SweepSpec, data, early_report: bool) -> int:
         started = True
         if spec.report and early_report:
             _preload_report()
+            # Their imports, at low priority, cost the trials little; the figures then take
+            # little after the last trial.
+            painters = until_done.enter_context(Painters())
         slots = tune_runner.slots(spec, resources)
 
         def run_look(configs, experiment: str | None = None, earlier=()) -> None:
@@ -279,7 +284,7 @@ def _run(spec: SweepSpec, data, early_report: bool) -> int:
         pressed_while_running = True  # the trials that did not end say it too
     finally:
         ahead = (
-            _compute_ahead(spec)
+            _compute_ahead(spec, painters)
             if early_report and started and spec.report and not spec.remote
             else None
         )
@@ -310,7 +315,7 @@ def _run(spec: SweepSpec, data, early_report: bool) -> int:
         return 130
     try:
         pressed = pressed_while_running or tune_progress.pressed
-        return _finish(spec, time.time() - start, tune_ended[0], pressed, ahead)
+        return _finish(spec, time.time() - start, tune_ended[0], pressed, ahead, painters)
     except storage.StorageError as err:
         error(f"error: reading the results back failed: {err}")
         return 1
@@ -343,31 +348,29 @@ def _removed(spec: SweepSpec, identity) -> str:
 
 
 def _preload_report() -> None:
-    """Load the report's modules in a thread while the trials run (the driver mostly waits
-    then): about a second less between the last trial and the report. In Jupyter only the
-    statistics: pyplot there picks the notebook's own backend, not from a thread."""
-    names = ["reports.html"] + ([] if "ipykernel" in sys.modules else ["reports.plots"])
+    """Load the report's statistics in a thread while the trials run (the driver mostly waits
+    then): about a second less between the last trial and the report."""
 
     def load() -> None:
         with contextlib.suppress(Exception):  # loaded again, and any error said, when used
-            for name in names:
-                importlib.import_module(name)
+            importlib.import_module("reports.html")
 
     threading.Thread(target=load, name="report-preload", daemon=True).start()
 
 
-def _compute_ahead(spec: SweepSpec):
+def _compute_ahead(spec: SweepSpec, painters):
     """Compute the report's frames in a thread while Ray stops (its stop is mostly waiting
-    for its processes to end); returns a function giving them (or raising what went wrong).
-    Tune has written every result when it returns; the frames are only read, so a stop
-    signal meanwhile leaves nothing half-done."""
+    for its processes to end), and have `painters` draw the figures; returns a function
+    giving the frames (or raising what went wrong). Tune has written every result when it
+    returns; the frames are only read, so a stop signal meanwhile leaves nothing half-done."""
     done: dict = {}
 
     def work() -> None:
         try:
             from reports.html import compute
 
-            done["frames"] = compute(spec.run_dir)
+            # The figures do not depend on which unfinished trials `_stopped` will mark.
+            done["frames"] = compute(spec.run_dir, painters)
         except Exception as err:  # raised where the frames are used, as before
             done["error"] = err
 
@@ -384,12 +387,17 @@ def _compute_ahead(spec: SweepSpec):
 
 
 def _finish(
-    spec: SweepSpec, wall_seconds: float, tune_ended: bool, pressed: bool, ahead=None
+    spec: SweepSpec,
+    wall_seconds: float,
+    tune_ended: bool,
+    pressed: bool,
+    ahead=None,
+    painters=None,
 ) -> int:
     with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
         # A run in object storage is read through a local copy of its small files.
         run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
-        return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed, ahead)
+        return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed, ahead, painters)
 
 
 def _summarize(
@@ -399,12 +407,14 @@ def _summarize(
     tune_ended: bool,
     pressed: bool,
     ahead=None,
+    painters=None,
 ) -> int:
     """Say what the run shows: the report and its answer in three lines, or without a report
     the placement x lr table. `tune_ended`: Tune ended every trial it ran (so trials without a
     final result have damaged results, not unfinished work); `pressed`: a stop signal came
     while the trials ran (exit 130 even if it came as the last one ended); `ahead`: what
-    `_compute_ahead` returned, if it ran."""
+    `_compute_ahead` returned, if it ran; `painters`: `reports.painters.Painters` for the
+    figures, if started."""
     from reports import load_frames
     from reports.html import compute, summary, write_report
 
@@ -421,6 +431,7 @@ def _summarize(
                 report_dir=spec.report_location,
                 frames=frames,
                 protected=() if spec.remote else (Path(spec.output_dir),),
+                painters=painters,
             )
             if not spec.quiet:
                 say(f"report: {page.resolve()}", *(f"  {line}" for line in summary(frames)))

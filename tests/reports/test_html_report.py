@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -117,11 +118,13 @@ def test_a_report_stopped_while_written_leaves_the_previous_one_whole_and_no_scr
     )  # fmt: skip
     try:
         wait_for(lambda: list(run_copy.glob(".report.new-*")), 120, "the new report's folder")
+        painters = psutil.Process(writer.pid).children()  # started before the statistics
         writer.send_signal(stop)
         _, err = writer.communicate(timeout=60)
     finally:
         writer.kill()
     assert writer.returncode == 130 and "the previous report is as it was" in err
+    assert painters and not [p.pid for p in painters if p.is_running() and p.status() != "zombie"]
     assert not list(run_copy.glob(".report.*"))
     assert {p.name: p.read_bytes() for p in (run_copy / "report").iterdir()} == before
 

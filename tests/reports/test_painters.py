@@ -1,0 +1,103 @@
+"""The figures drawn in painter processes: the same files as drawn in-process, whatever
+becomes of the painters."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from reports import write_report
+from reports.html import compute
+from reports.painters import Painters
+from tests.reports.helpers import write_run
+from tests.sweeps.conftest import wait_for
+
+CELLS = {
+    ("none", 0.1): [0.80, 0.81, 0.79],
+    ("none", 1.0): ["diverged", 0.70, "diverged"],
+    ("before_activation", 0.1): [0.82, 0.84, 0.83],
+    ("before_activation", 1.0): [0.78, 0.79, 0.77],
+}
+
+
+@pytest.fixture(scope="module")
+def drawn_here(tmp_path_factory):
+    """A small run and its report with every figure drawn in this process."""
+    run = tmp_path_factory.mktemp("painted") / "run"
+    write_run(run, CELLS)
+    write_report(run, report_dir=run.parent / "here")
+    return run, _figures(run.parent / "here")
+
+
+def _figures(folder):
+    return {p.name: p.read_bytes() for p in folder.glob("*.png")}
+
+
+def _alive(processes) -> list[int]:
+    return [p.pid for p in processes if p.poll() is None]
+
+
+@pytest.mark.parametrize("early", [True, False], ids=["while-computed", "when-written"])
+def test_painters_draw_the_same_figures_as_the_report_draws_itself(drawn_here, tmp_path, early):
+    run, expected = drawn_here
+    painters = Painters()
+    started = list(painters.processes)
+    assert len(started) == min(2, len(os.sched_getaffinity(0)))
+    # Early: started as soon as the figures' frames are computed, before the verdicts.
+    frames = compute(run, painters) if early else None
+    assert (painters.drawn is not None) == early
+    write_report(run, report_dir=tmp_path / "painted", painters=painters, frames=frames)
+    assert len(expected) == 6 and _figures(tmp_path / "painted") == expected
+    assert _alive(started) == [] and painters.processes == []
+    assert sorted(p.returncode for p in started) == [0] * len(started)
+    assert not painters._scratch.exists()  # where they drew, removed
+
+
+@pytest.mark.parametrize("fate", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "SIGTERM"])
+def test_a_painter_that_ended_has_its_figures_drawn_here(drawn_here, tmp_path, fate):
+    run, expected = drawn_here
+    painters = Painters()
+    lost = painters.processes[0]
+    lost.send_signal(fate)
+    assert lost.wait(timeout=120) != 0
+    write_report(run, report_dir=tmp_path / "painted", painters=painters)
+    assert _figures(tmp_path / "painted") == expected
+    assert not list(tmp_path.glob(".painted*"))  # no scraps beside the report
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_painters_to_their_parent(drawn_here, tmp_path):
+    run, expected = drawn_here
+    painters = Painters()
+    started = list(painters.processes)
+    for painter in started:  # as a terminal sends it to the whole group, once they run
+        wait_for(lambda p=painter: _ignores_sigint(p.pid), 120, "the painter to start")
+        painter.send_signal(signal.SIGINT)
+    write_report(run, report_dir=tmp_path / "painted", painters=painters)
+    assert _figures(tmp_path / "painted") == expected
+    assert [p.returncode for p in started] == [0] * len(started)  # they drew
+
+
+def _ignores_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)  # fmt: skip
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
+
+
+def test_a_painter_given_no_work_ends_when_its_parent_s_pipe_does():
+    painters = Painters(workers=1)
+    (painter,) = painters.processes
+    painter.stdin.close()  # as when the parent dies
+    assert painter.wait(timeout=120) == 0
+    painters.close()
+
+
+def test_painters_of_a_report_that_failed_are_ended_and_leave_nothing(drawn_here, tmp_path):
+    run, _ = drawn_here
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's")
+    with pytest.raises(Exception, match="not a report written"), Painters() as painters:
+        started = list(painters.processes)
+        write_report(run, report_dir=tmp_path / "mine", painters=painters)
+    assert _alive(started) == []
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]

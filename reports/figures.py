@@ -1,5 +1,5 @@
-"""The drawing step: which contexts the figures show, the aggregates they are drawn from, and
-their PNG files.
+"""Which contexts the figures show, and the aggregates they are drawn from (`reports.drawing`
+draws them).
 
 Every band and error bar is a 95% t interval over seeds (`stats.mean_ci_by`), the intervals the
 tables show, computed once per (context, placement, lr[, epoch]) with a groupby. A run of many

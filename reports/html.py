@@ -167,15 +167,21 @@ def write_report(
         protected: More local folders the report must not replace (the output folder).
         flag: How the report folder was named, for the error's message.
         painters: `reports.painters.Painters` to draw the figures (the command lines start
-            them early), started with these `frames`' `figures.figure_frames` or not yet;
-            they have ended when the report's folder is finished or abandoned. Without them,
-            the figures are drawn here.
+            them early), started by `compute` on this run or not yet; they have ended when
+            this returns or raises. Without them, the figures are drawn here.
 
     Raises:
         reports.report_folder.ReportFolderError: If the report folder is not one the report
             may replace; nothing was written.
     """
-    run_dir = Path(run_dir)
+    try:
+        return _write_folder(Path(run_dir), sweep_wall_seconds, report_dir, frames, protected, flag, painters)  # fmt: skip
+    finally:
+        if painters is not None:
+            painters.close()
+
+
+def _write_folder(run_dir, sweep_wall_seconds, report_dir, frames, protected, flag, painters):
     target = Path(report_dir) if report_dir is not None else run_dir / "report"
     if not report_folder.is_report(run_dir):  # a report folder may be written again in place
         protected = (run_dir, *protected)
@@ -197,17 +203,7 @@ def write_report(
     return target / "index.html"
 
 
-def _write(
-    run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds: float | None, painters
-) -> None:
-    try:
-        _write_files(run_dir, folder, frames, sweep_wall_seconds, painters)
-    finally:
-        if painters is not None:  # none may write into a folder abandoned
-            painters.close()
-
-
-def _write_files(run_dir, folder, frames, sweep_wall_seconds, painters) -> None:
+def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds, painters) -> None:
     drawn = None
     if not frames["summary"].empty:
         drawn = painters.drawn if painters is not None else None

@@ -1,16 +1,17 @@
 """Draw the report's figures in worker processes started before the statistics are computed.
 
 A painter (`python -m reports.painters`) imports matplotlib and seaborn while its parent imports
-and computes the statistics, then draws its share of the figures from the aggregates it is sent
-(`figures.figure_frames`), each PNG written whole. On two cores that takes the plotting
-libraries' import and half of the drawing off the report's path (benchmarks/RESULTS.md, "The
-report at any size"). Painters run at a lower priority, so the statistics they wait for are not
-slowed by them.
+and computes the statistics, then draws its share of the figures from the aggregates the parent
+wrote (`figures.figure_frames`), each PNG written whole into a folder of the painters' own that
+the parent then moves them from. On two cores that takes the plotting libraries' import and half
+of the drawing off the report's path (benchmarks/RESULTS.md, "The report at any size"). Painters
+run at a lower priority, so the statistics they wait for are not slowed by them.
 
-Whatever a painter did not draw (it failed, was killed, or could not start) the parent draws
-itself: the report is the same either way. Painters ignore Ctrl+C (their parent decides what
-it means), never outlive their parent's `with` block, and one whose parent died ends when its
-pipe does.
+Whatever a painter did not draw (it failed, was killed, could not start or did not finish in
+time) the parent draws itself: the report is the same either way. Painters run in a session of
+their own and ignore Ctrl+C: a stop signal is their parent's to act on, and the parent ends
+them. One whose parent died ends when its pipe does, or removes what it drew once its share is
+done.
 """
 
 from __future__ import annotations
@@ -23,18 +24,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from reports import drawing
 
 WORKERS = 2
 NICENESS = 10
-# Drawing a 10,000-trial report's figures takes tens of seconds; a painter past this is stuck.
+# Drawing a 10,000-trial report's figures takes tens of seconds; painters past this are stuck.
 WAIT_S = 600
+WORK = "work.pickle"  # in the painters' folder: the aggregates every painter draws from
 
 
 class Painters:
-    """Painter processes, ready once their imports are done; use as a context manager."""
+    """Painter processes, ready once their imports are done; used for one report (a second
+    `start` after `deliver` or `close` has the parent draw). Use as a context manager."""
 
     def __init__(self, workers: int | None = None):
         workers = workers or min(WORKERS, _cores())
@@ -42,6 +47,9 @@ class Painters:
         self.drawn: dict | None = None  # what `start` was given
         self._shares: dict = {}
         self._scratch: Path | None = None
+        self._closed = False
+        # `start` may run in a thread (the sweep's), `close` in the main thread.
+        self._lock = threading.Lock()
         # The same `reports` as the parent's, however the parent found it.
         here = str(Path(__file__).resolve().parents[1])
         path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
@@ -52,8 +60,9 @@ class Painters:
                         [sys.executable, "-m", "reports.painters"],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,  # what fails there is drawn again, and said, here
+                        stderr=subprocess.DEVNULL,  # what fails there is drawn again here
                         env={**os.environ, "PYTHONPATH": path},
+                        start_new_session=True,  # a signal to the terminal's group is the parent's
                     )
                 )
             except OSError:  # no process to spare: the parent draws
@@ -61,30 +70,34 @@ class Painters:
 
     def start(self, drawn: dict) -> None:
         """Have the painters draw every figure of `drawn` (`figures.figure_frames`), heaviest
-        first and dealt in turn, into a folder of their own until `deliver` moves them."""
-        self.drawn = drawn
-        try:
-            self._scratch = Path(tempfile.mkdtemp(prefix="bnlab-figures-"))
-        except OSError:  # no room for them to draw: the parent draws
-            return
+        first and dealt in turn. Never waits for a painter: each is sent a few bytes."""
+        with self._lock:
+            if self._scratch is not None:  # started already: these painters draw that
+                return
+            self.drawn = drawn
+            if self._closed or not self.processes:
+                return
+            try:
+                self._scratch = Path(tempfile.mkdtemp(prefix="bnlab-figures-"))
+                (self._scratch / WORK).write_bytes(pickle.dumps(drawn))
+            except Exception:  # no room to draw, or work that cannot be written: the parent draws
+                return
         names = drawing.figure_names(drawn)
         self._shares = {p: names[i :: len(self.processes)] for i, p in enumerate(self.processes)}
         for process, share in self._shares.items():
-            # A painter that is gone, or work that cannot be sent, draws nothing: the parent
-            # draws its share.
-            with contextlib.suppress(Exception):
-                pickle.dump((str(self._scratch), drawn, share), process.stdin)
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # a painter that is gone draws nothing
+                process.stdin.write(pickle.dumps((str(self._scratch), share)))
                 process.stdin.close()
 
     def deliver(self, folder: Path) -> None:
-        """Wait for the painters, move their figures into `folder` and draw here whatever
-        they did not. Every painter has ended when this returns or raises."""
+        """Wait for the painters (at most `WAIT_S` in all), move their figures into `folder`
+        and draw here whatever they did not. Every painter has ended when this returns."""
         try:
             missing = drawing.figure_names(self.drawn)
+            deadline = time.monotonic() + WAIT_S
             for process, share in self._shares.items():
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=WAIT_S)
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
                 for name in share:
                     painted = self._scratch / f"{name}.png"
                     if process.returncode == 0 and painted.is_file():
@@ -96,6 +109,8 @@ class Painters:
 
     def close(self) -> None:
         """End every painter still running, wait for it, and remove what it drew."""
+        with self._lock:
+            self._closed = True
         for process in self.processes:
             if process.poll() is None:
                 process.kill()
@@ -116,25 +131,27 @@ class Painters:
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
+    except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
 
 
 def _main() -> int:
-    # Ctrl+C in a terminal reaches the whole process group: the parent decides (a sweep goes
-    # on to its report after the first), and ends its painters itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's to act on (see above)
+    with contextlib.suppress(OSError, AttributeError):  # no os.nice on Windows
         os.nice(NICENESS)
     # seaborn uses scipy only for KDEs and clustering, which no figure here draws, and loads
     # it only if it can: without it a painter is ready a second sooner.
     sys.modules.update({"scipy.stats": None, "scipy.cluster": None})
     drawing.load_plotting()  # the import the parent need not wait for
     try:
-        folder, drawn, names = pickle.load(sys.stdin.buffer)
+        folder, names = pickle.load(sys.stdin.buffer)
     except EOFError:  # the parent ended without work for us
         return 0
-    drawing.draw_each(Path(folder), drawn, names)
+    folder = Path(folder)
+    drawing.draw_each(folder, pickle.loads((folder / WORK).read_bytes()), names)
+    if os.getppid() != parent:  # the parent died meanwhile: nobody will move these
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

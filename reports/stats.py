@@ -166,13 +166,14 @@ def holm(p_values) -> np.ndarray:
     if valid.any():
         # statsmodels' Holm ends with gc.collect(): 0.2 s in a sweep's process (TensorFlow
         # and Ray loaded), for objects that are not ours to collect; frozen, it scans none.
-        # (A caller's own freeze is kept.)
-        frozen_before = gc.get_freeze_count()
-        gc.freeze()
+        # A caller that froze the heap itself is left as it was.
+        ours = gc.get_freeze_count() == 0
+        if ours:
+            gc.freeze()
         try:
             adjusted[valid] = multipletests(p[valid], method="holm")[1]
         finally:
-            if not frozen_before:
+            if ours:
                 gc.unfreeze()
     return adjusted
 

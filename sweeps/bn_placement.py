@@ -191,8 +191,9 @@ def execute(spec: SweepSpec, early_report: bool = False) -> int:
     """Run (or resume) the sweep `spec`: the command line's and `sweeps.run`'s common core.
 
     `early_report` (the command line's): load the report's modules while the trials run and
-    compute its frames while Ray stops, in threads, so the report adds little after the last
-    trial.
+    compute its frames while Ray stops, in threads, with painter processes
+    (`reports.painters`) started with the trials drawing its figures meanwhile, so the report
+    adds little after the last trial.
     Off for `sweeps.run`: in a process that lives on (a notebook's kernel), a sweep run again
     after a stopped one could end the process ("The core worker has already been shutdown"),
     seen with those threads under load and never without them.

@@ -3,8 +3,11 @@ becomes of the painters."""
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from reports import write_report
@@ -96,8 +99,32 @@ def test_painters_of_a_report_that_failed_are_ended_and_leave_nothing(drawn_here
     run, _ = drawn_here
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("the user's")
-    with pytest.raises(Exception, match="not a report written"), Painters() as painters:
-        started = list(painters.processes)
+    painters = Painters()
+    started = list(painters.processes)
+    with pytest.raises(Exception, match="not a report written"):
         write_report(run, report_dir=tmp_path / "mine", painters=painters)
-    assert _alive(started) == []
+    assert _alive(started) == []  # write_report ended them
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+ORPHANING = """
+import os, signal, sys
+from reports.html import compute
+from reports.painters import Painters
+painters = Painters()
+compute(sys.argv[1], painters)  # starts them drawing
+print(painters._scratch, *[p.pid for p in painters.processes], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the parent dies before it takes the figures
+"""
+
+
+def test_painters_whose_parent_was_killed_finish_and_remove_what_they_drew(drawn_here):
+    run, _ = drawn_here
+    parent = subprocess.run(
+        [sys.executable, "-c", ORPHANING, str(run)], capture_output=True, text=True, timeout=300
+    )
+    assert parent.returncode == -signal.SIGKILL, parent.stderr[-2000:]
+    scratch, *pids = parent.stdout.split()
+    assert pids
+    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in map(int, pids)), 120, "the painters to end")  # fmt: skip
+    assert not Path(scratch).exists()

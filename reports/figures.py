@@ -102,6 +102,11 @@ def _labelled(frame: pd.DataFrame, picked: dict) -> pd.DataFrame:
     return labelled[labelled["context"].isin(picked["contexts"])]
 
 
+def drawable(frames: dict) -> dict | None:
+    """`figure_frames(frames)` for the report, or None: a run with no ended trial has none."""
+    return None if frames["summary"].empty else figure_frames(frames)
+
+
 def figure_frames(frames: dict, limit: int = MAX_CONTEXTS) -> dict:
     """The aggregates the figures are drawn from, for the contexts `shown` picks, with
     `contexts` (their labels, in order) and `note` (for the captions)."""

@@ -7,6 +7,7 @@ half-written file and the page only ever links to figures that exist.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -122,8 +123,9 @@ def compute(run_dir: str | Path, painters=None) -> dict[str, pd.DataFrame]:
     """
     history, trials = read_run(run_dir)
     inputs = figure_inputs(history, trials)
-    if painters is not None and not inputs["summary"].empty:
-        painters.start(figures.figure_frames(inputs))
+    drawn = figures.drawable(inputs) if painters is not None else None
+    if drawn is not None:
+        painters.start(drawn)
     looks, margin = read_looks(run_dir), margin_of(run_dir)
     return analyze(history, trials, looks=looks, margin=margin, inputs=inputs)
 
@@ -174,43 +176,34 @@ def write_report(
         reports.report_folder.ReportFolderError: If the report folder is not one the report
             may replace; nothing was written.
     """
-    try:
-        return _write_folder(Path(run_dir), sweep_wall_seconds, report_dir, frames, protected, flag, painters)  # fmt: skip
-    finally:
-        if painters is not None:
-            painters.close()
+    run_dir = Path(run_dir)
+    with painters if painters is not None else contextlib.nullcontext():  # ended on the way out
+        target = Path(report_dir) if report_dir is not None else run_dir / "report"
+        if not report_folder.is_report(run_dir):  # a report folder may be written again in place
+            protected = (run_dir, *protected)
+        report_folder.check(target, protected, flag)
+        frames = compute(run_dir) if frames is None else frames
 
+        def replaceable(folder: Path) -> bool:
+            report_folder.check(folder, protected, flag)
+            return True
 
-def _write_folder(run_dir, sweep_wall_seconds, report_dir, frames, protected, flag, painters):
-    target = Path(report_dir) if report_dir is not None else run_dir / "report"
-    if not report_folder.is_report(run_dir):  # a report folder may be written again in place
-        protected = (run_dir, *protected)
-    report_folder.check(target, protected, flag)
-    frames = compute(run_dir) if frames is None else frames
-
-    def replaceable(folder: Path) -> bool:
-        report_folder.check(folder, protected, flag)
-        return True
-
-    # The old report stays whole until the new one is.
-    with atomic_folder(target, replaceable) as folder:
-        _write(run_dir, folder, frames, sweep_wall_seconds, painters)
-        for name in RUN_RECORDS:
-            if (run_dir / name).is_file():
-                shutil.copyfile(run_dir / name, folder / name)
-                os.chmod(folder / name, 0o666 & ~umask())
-        report_folder.write_marker(folder, os.listdir(folder))
-    return target / "index.html"
+        # The old report stays whole until the new one is.
+        with atomic_folder(target, replaceable) as folder:
+            _write(run_dir, folder, frames, sweep_wall_seconds, painters)
+            for name in RUN_RECORDS:
+                if (run_dir / name).is_file():
+                    shutil.copyfile(run_dir / name, folder / name)
+                    os.chmod(folder / name, 0o666 & ~umask())
+            report_folder.write_marker(folder, os.listdir(folder))
+        return target / "index.html"
 
 
 def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds, painters) -> None:
-    drawn = None
-    if not frames["summary"].empty:
-        drawn = painters.drawn if painters is not None else None
-        if drawn is None:
-            drawn = figures.figure_frames(frames)
-            if painters is not None:
-                painters.start(drawn)  # they draw while the page is written
+    drawn = painters.drawn if painters is not None else None
+    drawn = figures.drawable(frames) if drawn is None else drawn
+    if painters is not None and drawn is not None:
+        painters.start(drawn)  # unless `compute` started them: they draw while the page is written
     export_frames({k: v for k, v in frames.items() if k != "scored"}, folder)
     trials = frames["trials"]
     problems = trials[trials["status"] != "completed"]
@@ -233,7 +226,7 @@ def _write(run_dir: Path, folder: Path, frames: dict, sweep_wall_seconds, painte
         meta=_run_metadata(run_dir, trials, sweep_wall_seconds),
     )
     if painters is not None and drawn is not None:
-        painters.deliver(folder)
+        painters.deliver(folder)  # and draws here what they did not
     elif drawn is not None:
         drawing.draw_each(folder, drawn, drawing.figure_names(drawn))
     write_text(folder / "index.html", page)

@@ -165,19 +165,10 @@ def probe(argv: list[str]) -> int:
 
         setattr(owner, name, wrapper)
 
-    summarize = bn_placement._summarize
+    import reports.html  # the sweep loads it while its trials run
 
-    def marked_summarize(*args, **kwargs):
-        # The report's modules load here, as in the command: marked apart from their work.
-        marks.append(("import start", time.time()))
-        import reports.html
-
-        marks.append(("import end", time.time()))
-        marked(reports.html, "compute")
-        marked(reports.html, "write_report")
-        return summarize(*args, **kwargs)
-
-    bn_placement._summarize = marked_summarize
+    marked(reports.html, "compute")  # in the thread that computes while Ray stops
+    marked(reports.html, "write_report")
     for name in ("run_sweep", "stop_ray"):
         marked(tune_runner, name)
     marked(bn_placement, "_finish")
@@ -221,8 +212,16 @@ def tail(repeats: int) -> None:
     steps = [
         ("Tune's wind-down (last result to run_sweep's return)", "last", "run_sweep end"),
         ("stopping Ray (stop_ray)", "stop_ray start", "stop_ray end"),
-        ("importing the report's libraries", "import start", "import end"),
-        ("reading the run, the statistics (compute)", "compute start", "compute end"),
+        (
+            "the statistics (compute: a thread from run_sweep's return)",
+            "compute start",
+            "compute end",
+        ),
+        (
+            "stop_ray's end to write_report's start (compute's end)",
+            "stop_ray end",
+            "write_report start",
+        ),
         ("the report's files (write_report)", "write_report start", "write_report end"),
         ("the rest of _finish (the summary lines)", "write_report end", "_finish end"),
         ("the process's exit", "main end", "exit"),
@@ -245,7 +244,7 @@ def tail(repeats: int) -> None:
         print(f"\nrun {attempt + 1}: {at['exit'] - start:.1f} s in all; tail {at['exit'] - at['last']:.2f} s")  # fmt: skip
         for words, begin, end in steps:
             if begin in at and end in at:
-                print(f"  {words:<55} {at[end] - at[begin]:6.2f} s")
+                print(f"  {words:<75} {at[end] - at[begin]:6.2f} s")
         print("  " + "; ".join(name for name, _ in marks if name.startswith("threads at")))
 
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from reports import report_folder
-from reports.console import error, guard_streams, say, show_help, stdout_lost
+from reports.console import error, exit_at_once, guard_streams, say, show_help, stdout_lost
 from reports.painters import Painters
 from reports.report_folder import is_report_folder
 from reports.storage import StorageError, fetch_run, is_uri, run_name
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Painters load the plotting libraries while the statistics' load here, and only now:
         # a mistake is answered at once.
-        with Painters() as painters, tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
+        with (
+            Painters(beside_parent=True) as painters,
+            tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch,
+        ):
             from reports.html import compute, summary, write_report
 
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
@@ -113,4 +116,4 @@ def _stop(signum, frame):
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
-    sys.exit(main())
+    exit_at_once(main())

@@ -9,7 +9,14 @@ from reports.factors import factor_interactions, level_comparisons
 from reports.selection import best_lr, best_lr_comparisons, stable_lr
 from reports.sequential import MARGIN, Design, decision_frame
 from reports.settling import BEST_LR, differences, fixed_design, verdicts_at_fixed_seeds
-from reports.stats import ALPHA, interaction, pairwise_comparisons, scored, summarize
+from reports.stats import (
+    ALPHA,
+    interaction,
+    pairwise_comparisons,
+    pairwise_differences,
+    scored,
+    summarize,
+)
 
 THRESHOLD = 0.8  # val_accuracy; the summary counts the epochs to reach it
 SIGN_FLIP, PAIRED_T = "sign_flip", "t"  # the test behind a run's verdicts (`verdicts["test"]`)
@@ -18,12 +25,14 @@ LOOK_COLUMNS = ["look", "seeds", "new_seeds", "trials", "cells", "a_better", "b_
 
 def figure_inputs(history: pd.DataFrame, trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The frames the figures are drawn from (`figures.figure_frames`), computed before the
-    rest of `analyze` so that the figures can be drawn meanwhile; `analyze` takes them."""
+    rest of `analyze` (and before the statistics libraries are loaded: `comparisons` holds the
+    differences without their tests) so that the figures can be drawn meanwhile; `analyze`
+    takes them."""
     return {
         "history": history,
         "trials": trials,
         "summary": summarize(trials, history, THRESHOLD),
-        "comparisons": pairwise_comparisons(trials),
+        "comparisons": pairwise_differences(trials),
         "best_lr": best_lr(trials),
         "stable_lr": stable_lr(trials),
     }
@@ -54,7 +63,7 @@ def analyze(
     verdicts, design, look_rows = _verdicts(trials, looks, margin)
     first = int(look_rows["seeds"].iloc[0]) if len(look_rows) else max(design.looks, default=2)
     schedule = design.schedule(min(first, design.max_seeds))
-    comparisons = _with_verdicts(inputs["comparisons"], verdicts, "lr")
+    comparisons = _with_verdicts(pairwise_comparisons(trials), verdicts, "lr")
     best_comparisons = _with_verdicts(best_lr_comparisons(trials), verdicts, BEST_LR)
     return {
         "history": history,

@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import sys
+from typing import NoReturn
 
 # C0 and C1 control characters but newline and tab, and Unicode's bidirectional overrides
 # (which reorder what is shown).
@@ -86,3 +87,14 @@ def show_help(message: str) -> None:
     if stdout_lost():
         error(f"error: the help could not be shown: {stdout_lost()}.")
         raise SystemExit(2)
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End the command with `code` once its main() returned (every file written and closed,
+    every helper process ended): the interpreter's own teardown of pandas', scipy's,
+    matplotlib's (and Ray's) modules takes up to a second that nothing of the command waits
+    on (benchmarks/RESULTS.md)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to keep
+            stream.flush()
+    os._exit(code)

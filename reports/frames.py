@@ -292,6 +292,10 @@ def export_frames(frames: dict[str, pd.DataFrame], folder: str | Path) -> list[P
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in frames.items():
+        # Text in pandas' default storage, whichever storage computed it (`html.compute`):
+        # the same Parquet schema from every report.
+        text = [c for c, kind in frame.dtypes.items() if isinstance(kind, pd.StringDtype)]
+        frame = frame.astype(dict.fromkeys(text, "str"))
         for suffix, write in ((".csv", frame.to_csv), (".parquet", frame.to_parquet)):
             with atomic_path(folder / f"{name}{suffix}") as tmp:
                 write(tmp, index=False)

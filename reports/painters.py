@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from reports import drawing
+from reports.console import exit_at_once
 
 WORKERS = 2
 NICENESS = 10
@@ -39,10 +40,15 @@ WORK = "work.pickle"  # in the painters' folder: the aggregates every painter dr
 
 class Painters:
     """Painter processes, ready once their imports are done; used for one report (a second
-    `start` after `deliver` or `close` has the parent draw). Use as a context manager."""
+    `start` after `deliver` or `close` has the parent draw). Use as a context manager.
 
-    def __init__(self, workers: int | None = None):
-        workers = workers or min(WORKERS, _cores())
+    `beside_parent`: the parent imports and computes on a core of its own meanwhile (`python
+    -m reports`), so the painters get the cores but that one: on two cores a second painter's
+    imports only slow the first and the parent (benchmarks/RESULTS.md). A sweep starts them
+    with its trials, their imports done long before their work comes: one per core."""
+
+    def __init__(self, beside_parent: bool = False):
+        workers = min(WORKERS, max(1, _cores() - 1) if beside_parent else _cores())
         self.processes: list[subprocess.Popen] = []
         self.drawn: dict | None = None  # what `start` was given
         self._shares: dict = {}
@@ -157,6 +163,7 @@ def _main() -> int:
 
 if __name__ == "__main__":
     try:
-        sys.exit(_main())
+        code = _main()
     except KeyboardInterrupt:  # pressed before SIGINT was ignored; the parent says it
         sys.exit(130)
+    exit_at_once(code)  # the parent waits for this exit, not for matplotlib's teardown

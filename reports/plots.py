@@ -67,6 +67,12 @@ def _heading(fig, ax, text: str, titled: bool = True) -> None:
         fig.text(box.x0, y, text, fontsize=11, fontweight="bold", va="bottom")
 
 
+def _title(ax, text: str, **kwargs) -> None:
+    # At the panel's top, where matplotlib would place it: left to itself, it measures every
+    # axis once more on each draw to see whether ticks on top are in the way (there are none).
+    ax.set_title(text, y=1.0, **kwargs)
+
+
 def _suptitle(fig, text: str) -> None:
     fig.suptitle(text, y=1 - 0.1 / fig.get_figheight(), va="top")
 
@@ -149,7 +155,7 @@ def learning_curves(curves: pd.DataFrame, contexts: list[str]) -> plt.Figure:
                 continue
             for placement, rows in mine[mine["lr"] == lrs[slot]].groupby("placement"):
                 _band(ax, rows, "epoch", colours[placement], placement)
-            ax.set_title(f"lr = {lrs[slot]:g}")
+            _title(ax, f"lr = {lrs[slot]:g}")
             _epoch_axis(ax)
             ax.set_ylabel("val_accuracy" if slot % columns == 0 else "")
     _legend(fig, *_handles(order, colours), title="placement")
@@ -213,7 +219,7 @@ def final_vs_lr(
         _lr_axis(ax, cells["lr"])
         ax.set(xlabel="learning rate (log scale)", ylabel="final val_accuracy", ylim=(0, 1))
         if context:
-            ax.set_title(context, fontsize=11)
+            _title(ax, context, fontsize=11)
     if single:
         axes[0, 0].legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5),
                           frameon=False)  # fmt: skip
@@ -377,7 +383,7 @@ def train_vs_validation_loss(losses: pd.DataFrame, contexts: list[str]) -> plt.F
                 continue
             for split, group in rows.groupby("split"):
                 _band(ax, group, "epoch", colours[split], split)
-            ax.set_title(f"{order[slot]} (lr {rows['lr'].iloc[0]:g})")
+            _title(ax, f"{order[slot]} (lr {rows['lr'].iloc[0]:g})")
             _epoch_axis(ax)
             ax.set_ylabel("loss" if slot % columns == 0 else "")
     _legend(fig, *_handles(list(colours), colours), title="split")

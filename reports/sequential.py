@@ -109,7 +109,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from reports import sign_flip
 from reports.sign_flip import MARGIN, sign_flip_p_values, smallest_p
@@ -121,6 +120,8 @@ VERDICTS = ("undecided", "a_better", "b_better", "equivalent")  # index = code i
 
 
 def _obrien_fleming(t, level):
+    from scipy import stats  # seconds to load: only where a design is drawn up
+
     with np.errstate(divide="ignore"):
         return 2 * stats.norm.sf(stats.norm.isf(level / 2) / np.sqrt(t))
 

@@ -4,6 +4,11 @@ How diverged trials count: a trial whose loss became NaN/inf scores chance accur
 0.10) in every statistic, on validation and test alike. That is what such a model predicts once
 its weights are NaN, and it keeps every cell's seeds paired instead of silently dropping the
 seeds that failed. Running and errored trials are left out (listed, not scored).
+
+scipy.stats and statsmodels are imported by the tests that use them, on first use: they take
+seconds to load, and the figures' intervals and the tables' means need neither (the t
+quantiles come from scipy.special, which is what scipy.stats.t computes them with).
+`load_libraries` loads them ahead, for a caller with time to spare.
 """
 
 from __future__ import annotations
@@ -16,11 +21,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.formula.api import ols
-from statsmodels.stats.anova import anova_lm
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
+from scipy import special
 
 from reports.contexts import CONTEXT_KEYS, also_differs, contexts, real_values
 
@@ -55,12 +56,21 @@ ACCURACY_BOUNDS = (0.0, 1.0)
 DIFFERENCE_BOUNDS = (-1.0, 1.0)
 
 
+def load_libraries() -> None:
+    """Import the statistics libraries the tests below load on first use."""
+    import scipy.stats  # noqa: F401
+    import statsmodels.formula.api
+    import statsmodels.stats.anova
+    import statsmodels.stats.multitest
+    import statsmodels.stats.power  # noqa: F401
+
+
 @functools.lru_cache(maxsize=512)
 def _t_bounds(df: int) -> tuple[float, float]:
     """The t distribution's quantiles of a two-sided `CONFIDENCE` interval (cached: scipy's
     per-call overhead was most of the cost of a comparison table)."""
     tail = (1 - CONFIDENCE) / 2
-    return float(stats.t.ppf(tail, df)), float(stats.t.ppf(1 - tail, df))
+    return float(special.stdtrit(df, tail)), float(special.stdtrit(df, 1 - tail))
 
 
 def mean_ci(values, bounds: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
@@ -101,7 +111,7 @@ def mean_ci_by(
     out = grouped.rename(columns={"count": "n"}).reset_index()
     n = out["n"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):  # n < 2: no interval, NaN as mean_ci
-        half = stats.t.ppf((1 + CONFIDENCE) / 2, n - 1) * out["std"].to_numpy() / np.sqrt(n)
+        half = special.stdtrit(n - 1, (1 + CONFIDENCE) / 2) * out["std"].to_numpy() / np.sqrt(n)
     out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
     if bounds is not None:
         out["ci_low"], out["ci_high"] = out["ci_low"].clip(lower=bounds[0]), out["ci_high"].clip(upper=bounds[1])  # fmt: skip
@@ -164,6 +174,8 @@ def holm(p_values) -> np.ndarray:
     adjusted = np.full_like(p, np.nan)
     valid = ~np.isnan(p)
     if valid.any():
+        from statsmodels.stats.multitest import multipletests
+
         # statsmodels' Holm ends with gc.collect(): 0.2 s in a sweep's process (TensorFlow
         # and Ray loaded), for objects that are not ours to collect; frozen, it scans none.
         # A caller that froze the heap itself is left as it was.
@@ -183,6 +195,13 @@ def _prob_improvement(a, b, axis=-1):
     return np.mean((a > b) + 0.5 * (a == b), axis=axis)
 
 
+def difference(a, b) -> dict:
+    """A - B, paired by position (seed): n_pairs, and mean_diff with its 95% t interval (what
+    the figures draw; `paired_test` adds the tests)."""
+    mean, _, low, high = mean_ci(np.asarray(a, float) - np.asarray(b, float), DIFFERENCE_BOUNDS)
+    return {"n_pairs": len(a), "mean_diff": mean, "diff_ci_low": low, "diff_ci_high": high}
+
+
 def paired_test(a, b) -> dict:
     """A against B, paired by position (seed): the numbers every comparison table shows.
 
@@ -193,14 +212,13 @@ def paired_test(a, b) -> dict:
         low end is above 0.5); effect_size (mean / SD of the differences); and a note when
         there is nothing to test.
     """
+    from scipy import stats
+
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = a - b
-    mean, std, low, high = mean_ci(diff, DIFFERENCE_BOUNDS)
+    mean, std, _, _ = mean_ci(diff)
     row = {
-        "n_pairs": len(diff),
-        "mean_diff": mean,
-        "diff_ci_low": low,
-        "diff_ci_high": high,
+        **difference(a, b),
         "p_value": np.nan,
         "prob_improvement": float(_prob_improvement(a, b)) if len(diff) else np.nan,
         "prob_ci_low": np.nan,
@@ -244,6 +262,8 @@ def seeds_needed_many(effect_sizes, family_size: int) -> np.ndarray:
     ok = np.flatnonzero(np.isfinite(effect) & (effect != 0))
     if not len(ok):
         return needed
+    from statsmodels.stats.power import TTestPower
+
     alpha = ALPHA / max(1, family_size)
     small = np.arange(2, SMALL_N_SCAN + 1)
     power = TTestPower()
@@ -302,6 +322,21 @@ def pairwise_comparisons(trials: pd.DataFrame, score: str = "val") -> pd.DataFra
     table), significant, and seeds_needed for the comparisons that are not significant.
     Scores are final val_accuracy by default (`score="test"` for test accuracy).
     """
+    frame = _pairs_by_lr(trials, score, paired_test)
+    return (
+        frame.reindex(columns=[*frame.columns, "p_holm"]) if frame.empty else adjust_family(frame)
+    )
+
+
+def pairwise_differences(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
+    """`pairwise_comparisons`' rows with `difference`'s columns only: no test, so none of the
+    statistics libraries is loaded (what the figures draw while they load)."""
+    return _pairs_by_lr(trials, score, difference)
+
+
+def _pairs_by_lr(trials: pd.DataFrame, score: str, compare) -> pd.DataFrame:
+    """A row per pair of placements at each learning rate of each context: the keys, the two
+    outcomes and what `compare(a, b)` gives of their scores paired by seed."""
     ended = scored(trials)
     rows = []
     for context, study in contexts(ended):
@@ -326,11 +361,10 @@ def pairwise_comparisons(trials: pd.DataFrame, score: str = "val") -> pd.DataFra
                         "also_differs": differs[a, b],
                         "outcome_a": outcomes[a],
                         "outcome_b": outcomes[b],
-                        **paired_test(pairs[a], pairs[b]),
+                        **compare(pairs[a], pairs[b]),
                     }
                 )
-    frame = pd.DataFrame(rows, columns=None if rows else [*COMPARISON_KEYS, "n_pairs", "p_holm"])
-    return adjust_family(frame)
+    return pd.DataFrame(rows, columns=None if rows else [*COMPARISON_KEYS, "n_pairs"])
 
 
 def interaction(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
@@ -362,6 +396,9 @@ def interaction(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
 
 def anova_interaction(frame: pd.DataFrame, score: str, factor: str, levels: str) -> dict:
     """Placement x `factor` interaction: `score ~ C(placement) * C(factor) + C(seed)`."""
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.anova import anova_lm
+
     data = pd.DataFrame(
         {
             "y": frame[score].to_numpy(float),

@@ -20,12 +20,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import NoReturn
 
 from bnlab import DatasetError, describe_model, load_fashion_mnist
 from reports import storage
 from reports.atomic import write_text
-from reports.console import error, guard_streams, say, stdout_lost
+from reports.console import error, exit_at_once, guard_streams, say, stdout_lost
 from reports.painters import Painters
 from sweeps import room
 from sweeps.grid import model_label, small_batch_warning
@@ -355,6 +354,7 @@ def _preload_report() -> None:
     def load() -> None:
         with contextlib.suppress(Exception):  # loaded again, and any error said, when used
             importlib.import_module("reports.html")
+            importlib.import_module("reports.stats").load_libraries()
 
     threading.Thread(target=load, name="report-preload", daemon=True).start()
 
@@ -490,17 +490,6 @@ def _stopped(trials):
     """The run's trials once the sweep has stopped: none is running any more, so a trial
     without a final result was interrupted."""
     return trials.assign(status=trials["status"].replace("running", "interrupted"))
-
-
-def exit_at_once(code: int) -> NoReturn:
-    """End the command with `code`: main() returned, so Ray is stopped, the reaper released
-    and every file written and closed. The interpreter's own teardown of Ray's, pandas' and
-    matplotlib's modules took about a second after that (benchmarks/RESULTS.md, the --quick
-    tail); nothing of the sweep's waits on it."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to keep
-            stream.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

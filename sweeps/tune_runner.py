@@ -17,6 +17,7 @@ from unittest import mock
 import ray
 from ray import tune
 from ray._private import services  # how `ray start` and `ray status` resolve 'auto'
+from ray._private import worker as ray_worker
 from ray.tune.logger import TBXLoggerCallback
 
 from bnlab import Dataset, TrialConfig
@@ -188,10 +189,21 @@ def stop_ray() -> None:
         return
     if _guard is not None:
         _guard.stop_watching()
+        _stop_autoscaler_monitor()
     ray.shutdown()
     if _guard is not None:
         _guard.release()
         _guard = None
+
+
+def _stop_autoscaler_monitor() -> None:
+    """Kill the embedded Ray's autoscaler monitor before `ray.shutdown`. Ray stops it after the
+    GCS, with SIGTERM: its handler then reports its own end to the GCS that is gone and is
+    killed a second later, a second of every sweep's end (benchmarks/RESULTS.md, "The --quick
+    tail"). A local node has nothing for it to scale or save."""
+    node = ray_worker._global_node
+    if node is not None and node.is_head():
+        node.kill_monitor(check_alive=False)
 
 
 def _tune_report_callback(history, trial_info, checkpoint_seconds: float, epochs: int):

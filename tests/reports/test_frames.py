@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -206,15 +207,28 @@ STACK = ("pandas", "pyarrow", "scipy", "matplotlib", "seaborn", "statsmodels", "
     "argv", [["--help"], ["/nonexistent"], ["--bogus"]], ids=["help", "no run", "bad flag"]
 )
 def test_the_report_command_answers_a_mistake_without_its_libraries(argv):
-    code = (
-        "import runpy, sys, contextlib, io\n"
-        f"sys.argv = ['reports', *{argv!r}]\n"
+    code = (  # main() as the command runs it, which then ends the process at once
+        "import contextlib, io\n"
+        "from reports.__main__ import main\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()), "
         "contextlib.redirect_stderr(io.StringIO()):\n"
-        "    runpy.run_module('reports', run_name='__main__')"
+        f"    main({argv!r})"
     )
     assert _loaded_after(code, STACK) == []
 
 
 def test_the_sweep_command_line_loads_no_report_libraries():
     assert _loaded_after("import reports.__main__, sweeps.bn_placement", STACK) == []
+
+
+def test_the_figures_inputs_are_computed_before_the_statistics_libraries_load():
+    # What lets the painters draw while scipy.stats and statsmodels load (reports.painters).
+    study = Path(__file__).resolve().parents[2] / "docs" / "default-study"
+    code = (
+        "from reports.analysis import figure_inputs\n"
+        "from reports.frames import read_run\n"
+        f"inputs = figure_inputs(*read_run({str(study)!r}))\n"
+        "assert len(inputs['comparisons']) == 15, inputs['comparisons']"
+    )
+    assert _loaded_after(code, ("scipy.stats", "statsmodels")) == []
+    assert "scipy.stats" in _loaded_after(f"{code}\nimport reports.stats\nreports.stats.load_libraries()", ("scipy.stats",))  # fmt: skip

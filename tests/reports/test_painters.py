@@ -88,10 +88,12 @@ def _ignores_sigint(pid: int) -> bool:
 
 
 def test_a_painter_given_no_work_ends_when_its_parent_s_pipe_does():
-    painters = Painters(workers=1)
-    (painter,) = painters.processes
-    painter.stdin.close()  # as when the parent dies
-    assert painter.wait(timeout=120) == 0
+    painters = Painters()
+    for painter in painters.processes:
+        painter.stdin.close()  # as when the parent dies
+    assert [painter.wait(timeout=120) for painter in painters.processes] == [0] * len(
+        painters.processes
+    )
     painters.close()
 
 

@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from benchmarks.synthetic_run import DESIGNS, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,6 +175,22 @@ def probe(argv: list[str]) -> int:
         marked(tune_runner, name)
     marked(bn_placement, "_finish")
 
+    def cpu(at: str) -> None:
+        """CPU seconds so far, as marks: the machine's busy time and this process's."""
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        marks.extend([(f"machine cpu {at}", busy), (f"own cpu {at}", time.process_time())])
+
+    run_sweep = tune_runner.run_sweep
+
+    def run_sweep_then_cpu(*args, **kwargs):
+        try:
+            return run_sweep(*args, **kwargs)
+        finally:
+            cpu("from")
+
+    tune_runner.run_sweep = run_sweep_then_cpu
+
     def save(name: str | None = None) -> None:
         if name:
             marks.append((name, time.time()))
@@ -197,6 +215,7 @@ def probe(argv: list[str]) -> int:
         code = bn_placement.main(argv)
     finally:
         marks.append(("main end", time.time()))
+        cpu("to")
         # The interpreter joins the threads still running, then runs atexit handlers (LIFO).
         atexit.register(save, "atexit start")
         save()
@@ -246,6 +265,11 @@ def tail(repeats: int) -> None:
             if begin in at and end in at:
                 print(f"  {words:<75} {at[end] - at[begin]:6.2f} s")
         print("  " + "; ".join(name for name, _ in marks if name.startswith("threads at")))
+        used = {k: at[f"{k} cpu to"] - at[f"{k} cpu from"] for k in ("machine", "own")}
+        print(
+            f"  CPU seconds from run_sweep's return to main's end: {used['machine']:.2f} on the "
+            f"machine ({os.cpu_count()} cores), of which this process {used['own']:.2f}"
+        )
 
 
 def main() -> None:

@@ -54,13 +54,23 @@ def figure_makers(drawn: dict) -> dict[str, Callable]:
     return {name: makers[name] for name in FIGURES_IN_PAGE_ORDER if name in figure_names(drawn)}
 
 
-def draw_each(folder: Path, drawn: dict, names: list[str]) -> None:
-    """Draw the figures `names` of `drawn` (`figure_frames`) into `folder` as PNG files."""
+def draw_each(folder: Path, drawn: dict, names: list[str], shared: bool = False) -> None:
+    """Draw the figures `names` of `drawn` (`figure_frames`) into `folder` as PNG files.
+
+    `shared`: other processes draw the same names into `folder`; each figure is drawn by the
+    first to take it (a `.taken` file made exclusively), and none once `folder` is gone."""
     if not names:
         return
     plots = load_plotting()
     makers = figure_makers(drawn)
     for name in names:
+        if shared:
+            try:
+                (folder / f"{name}.taken").touch(exist_ok=False)
+            except FileExistsError:  # another painter's
+                continue
+            except FileNotFoundError:  # removed: the work was called off
+                return
         # Matplotlib's layout and font notes (a label too long, a glyph no font has) are about
         # the picture, not for the terminal: the figure is drawn as well as it can be.
         with warnings.catch_warnings():

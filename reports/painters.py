@@ -1,17 +1,18 @@
 """Draw the report's figures in worker processes started before the statistics are computed.
 
 A painter (`python -m reports.painters`) imports matplotlib and seaborn while its parent imports
-and computes the statistics, then draws its share of the figures from the aggregates the parent
-wrote (`figures.figure_frames`), each PNG written whole into a folder of the painters' own that
-the parent then moves them from. On two cores that takes the plotting libraries' import and half
-of the drawing off the report's path (benchmarks/RESULTS.md, "The report at any size"). Painters
-run at a lower priority, so the statistics they wait for are not slowed by them.
+and computes the statistics, then draws the figures from the aggregates the parent wrote
+(`figures.figure_frames`, ready before the statistics libraries are loaded), heaviest first,
+each figure by the first painter to take it, each PNG written whole into a folder of the
+painters' own that the parent then moves them from. That takes the plotting libraries' import
+and the drawing off the report's path (benchmarks/RESULTS.md, "The report at any size").
+Painters run at a lower priority, so the statistics they wait for are not slowed by them.
 
 Whatever a painter did not draw (it failed, was killed, could not start or did not finish in
 time) the parent draws itself: the report is the same either way. Painters run in a session of
 their own and ignore Ctrl+C: a stop signal is their parent's to act on, and the parent ends
-them. One whose parent died ends when its pipe does, or removes what it drew once its share is
-done.
+them. Painters end when their parent closes their pipe; one whose parent died (the system
+closes the pipe) removes what it drew.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class Painters:
         workers = min(WORKERS, max(1, _cores() - 1) if beside_parent else _cores())
         self.processes: list[subprocess.Popen] = []
         self.drawn: dict | None = None  # what `start` was given
-        self._shares: dict = {}
         self._scratch: Path | None = None
         self._closed = False
         # `start` may run in a thread (the sweep's), `close` in the main thread.
@@ -76,7 +76,8 @@ class Painters:
 
     def start(self, drawn: dict) -> None:
         """Have the painters draw every figure of `drawn` (`figures.figure_frames`), heaviest
-        first and dealt in turn. Never waits for a painter: each is sent a few bytes."""
+        first, each painter the next one no other has taken (`drawing.draw_each`), so that
+        they end together. Never waits for a painter: each is sent a few bytes."""
         with self._lock:
             if self._scratch is not None:  # started already: these painters draw that
                 return
@@ -88,33 +89,44 @@ class Painters:
                 (self._scratch / WORK).write_bytes(pickle.dumps(drawn))
             except Exception:  # no room to draw, or work that cannot be written: the parent draws
                 return
-        names = drawing.figure_names(drawn)
-        self._shares = {p: names[i :: len(self.processes)] for i, p in enumerate(self.processes)}
-        for process, share in self._shares.items():
+        work = pickle.dumps((str(self._scratch), drawing.figure_names(drawn)))
+        for process in self.processes:
             with contextlib.suppress(OSError):  # a painter that is gone draws nothing
-                process.stdin.write(pickle.dumps((str(self._scratch), share)))
-                process.stdin.close()
+                process.stdin.write(work)
+                process.stdin.flush()  # the pipe stays open: see `_main`
 
     def deliver(self, folder: Path) -> None:
         """Wait for the painters (at most `WAIT_S` in all), move their figures into `folder`
         and draw here whatever they did not. Every painter has ended when this returns."""
         try:
-            missing = drawing.figure_names(self.drawn)
             deadline = time.monotonic() + WAIT_S
-            for process, share in self._shares.items():
+            for process in self.processes:
+                with contextlib.suppress(OSError):  # done with them: they end once drawn
+                    process.stdin.close()
+            for process in self.processes:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=max(0.0, deadline - time.monotonic()))
-                for name in share:
-                    painted = self._scratch / f"{name}.png"
-                    if process.returncode == 0 and painted.is_file():
-                        shutil.move(painted, folder / painted.name)
-                        missing.remove(name)
+            self._end()  # one past the deadline writes nothing more
+            missing = []
+            for name in drawing.figure_names(self.drawn):
+                # Written whole or not at all (`atomic_path`), even by a painter killed later.
+                painted = self._scratch / f"{name}.png" if self._scratch else None
+                if painted is not None and painted.is_file():
+                    shutil.move(painted, folder / painted.name)
+                else:
+                    missing.append(name)
             drawing.draw_each(folder, self.drawn, missing)
         finally:
             self.close()
 
     def close(self) -> None:
         """End every painter still running, wait for it, and remove what it drew."""
+        self._end()
+        self.processes = []
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _end(self) -> None:
         with self._lock:
             self._closed = True
         for process in self.processes:
@@ -123,9 +135,6 @@ class Painters:
             process.wait()
             with contextlib.suppress(OSError):
                 process.stdin.close()
-        self.processes = []
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> Painters:
         return self
@@ -155,8 +164,11 @@ def _main() -> int:
     except EOFError:  # the parent ended without work for us
         return 0
     folder = Path(folder)
-    drawing.draw_each(folder, pickle.loads((folder / WORK).read_bytes()), names)
-    if os.getppid() != parent:  # the parent died meanwhile: nobody will move these
+    drawing.draw_each(folder, pickle.loads((folder / WORK).read_bytes()), names, shared=True)
+    # Until the parent has taken the figures (it closes the pipe) or has died (the system
+    # closes it): one that died after the figures were drawn leaves nobody to remove them.
+    sys.stdin.buffer.read()
+    if os.getppid() != parent:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 

@@ -59,7 +59,7 @@ DIFFERENCE_BOUNDS = (-1.0, 1.0)
 def load_libraries() -> None:
     """Import the statistics libraries the tests below load on first use."""
     import scipy.stats  # noqa: F401
-    import statsmodels.formula.api
+    import statsmodels.formula.api  # what a formula loads on first use, and more
     import statsmodels.stats.anova
     import statsmodels.stats.multitest
     import statsmodels.stats.power  # noqa: F401
@@ -396,7 +396,8 @@ def interaction(trials: pd.DataFrame, score: str = "val") -> pd.DataFrame:
 
 def anova_interaction(frame: pd.DataFrame, score: str, factor: str, levels: str) -> dict:
     """Placement x `factor` interaction: `score ~ C(placement) * C(factor) + C(seed)`."""
-    from statsmodels.formula.api import ols
+    # statsmodels.formula.api's `ols` is this; that module also loads every other model.
+    from statsmodels.regression.linear_model import OLS
     from statsmodels.stats.anova import anova_lm
 
     data = pd.DataFrame(
@@ -422,7 +423,7 @@ def anova_interaction(frame: pd.DataFrame, score: str, factor: str, levels: str)
     if row["n_placements"] < 2 or row["n_levels"] < 2:
         row["note"] = f"needs at least 2 placements and 2 {levels}"
         return row
-    fit = ols("y ~ C(placement) * C(level) + C(seed)", data=data).fit()
+    fit = OLS.from_formula("y ~ C(placement) * C(level) + C(seed)", data=data).fit()
     if fit.df_resid < 1:
         row["note"] = "needs at least 2 seeds per cell"
         return row

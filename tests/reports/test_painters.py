@@ -110,20 +110,32 @@ def test_painters_of_a_report_that_failed_are_ended_and_leave_nothing(drawn_here
 
 
 ORPHANING = """
-import os, signal, sys
-from reports.html import compute
+import os, signal, sys, time
+from reports import drawing, figures
+from reports.analysis import figure_inputs
+from reports.frames import read_run
 from reports.painters import Painters
 painters = Painters()
-compute(sys.argv[1], painters)  # starts them drawing
+drawn = figures.drawable(figure_inputs(*read_run(sys.argv[1])))
+painters.start(drawn)
 print(painters._scratch, *[p.pid for p in painters.processes], flush=True)
+if sys.argv[2] == "drawn":  # the parent dies once they have drawn every figure
+    pngs = [painters._scratch / f"{name}.png" for name in drawing.figure_names(drawn)]
+    deadline = time.monotonic() + 120
+    while not all(png.is_file() for png in pngs) and time.monotonic() < deadline:
+        time.sleep(0.05)
 os.kill(os.getpid(), signal.SIGKILL)  # the parent dies before it takes the figures
 """
 
 
-def test_painters_whose_parent_was_killed_finish_and_remove_what_they_drew(drawn_here):
+@pytest.mark.parametrize("when", ["drawing", "drawn"])
+def test_painters_whose_parent_was_killed_remove_what_they_drew(drawn_here, when):
     run, _ = drawn_here
     parent = subprocess.run(
-        [sys.executable, "-c", ORPHANING, str(run)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", ORPHANING, str(run), when],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert parent.returncode == -signal.SIGKILL, parent.stderr[-2000:]
     scratch, *pids = parent.stdout.split()

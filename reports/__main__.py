@@ -12,6 +12,7 @@ import argparse
 import signal
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from reports import report_folder
@@ -85,10 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Painters load the plotting libraries while the statistics' load here, and only now:
         # a mistake is answered at once.
-        with (
-            Painters(beside_parent=True) as painters,
-            tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch,
-        ):
+        # A run in object storage is read through a local copy; a local run needs none.
+        copy = tempfile.TemporaryDirectory(prefix="bnlab-run-") if remote else nullcontext()
+        with Painters(beside_parent=True) as painters, copy as scratch:
             from reports.html import compute, summary, write_report
 
             run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)

@@ -11,8 +11,8 @@ Painters run at a lower priority, so the statistics they wait for are not slowed
 Whatever a painter did not draw (it failed, was killed, could not start or did not finish in
 time) the parent draws itself: the report is the same either way. Painters run in a session of
 their own and ignore Ctrl+C: a stop signal is their parent's to act on, and the parent ends
-them. Painters end when their parent closes their pipe; one whose parent died (the system
-closes the pipe) removes what it drew.
+them. Painters end when their parent says it takes their figures and closes their pipe; those
+whose parent died (the system closes the pipe) remove what they drew, the last one out.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ WORKERS = 2
 NICENESS = 10
 # Drawing a 10,000-trial report's figures takes tens of seconds; painters past this are stuck.
 WAIT_S = 600
+TAKEN = b"taken"  # the parent's last words to a painter: it moves the figures itself
 WORK = "work.pickle"  # in the painters' folder: the aggregates every painter draws from
 
 
@@ -101,7 +102,8 @@ class Painters:
         try:
             deadline = time.monotonic() + WAIT_S
             for process in self.processes:
-                with contextlib.suppress(OSError):  # done with them: they end once drawn
+                with contextlib.suppress(OSError):  # they end once drawn, leaving the figures
+                    process.stdin.write(TAKEN)
                     process.stdin.close()
             for process in self.processes:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -151,10 +153,14 @@ def _cores() -> int:
 
 
 def _main() -> int:
-    parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's to act on (see above)
     with contextlib.suppress(OSError, AttributeError):  # no os.nice on Windows
         os.nice(NICENESS)
+    # Linux shares the CPU between sessions first (autogroups) and by niceness only within
+    # one: a painter in a session of its own took as much as its parent, whatever its
+    # niceness. Its session's niceness is set too (nothing to set where there are none).
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(f"{NICENESS}\n")
     # seaborn uses scipy only for KDEs and clustering, which no figure here draws, and loads
     # it only if it can: without it a painter is ready a second sooner.
     sys.modules.update({"scipy.stats": None, "scipy.cluster": None})
@@ -164,13 +170,38 @@ def _main() -> int:
     except EOFError:  # the parent ended without work for us
         return 0
     folder = Path(folder)
-    drawing.draw_each(folder, pickle.loads((folder / WORK).read_bytes()), names, shared=True)
-    # Until the parent has taken the figures (it closes the pipe) or has died (the system
-    # closes it): one that died after the figures were drawn leaves nobody to remove them.
-    sys.stdin.buffer.read()
-    if os.getppid() != parent:
-        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        work = open(folder / WORK, "rb")  # noqa: SIM115 (held, and locked, until the end)
+    except FileNotFoundError:  # removed: the work was called off
+        return 0
+    with work:
+        _lock(work, "shared")  # while it draws, no other painter removes the folder
+        drawing.draw_each(folder, pickle.load(work), names, shared=True)
+        # Until the parent says it takes the figures, or has died (the system closes the
+        # pipe; its process id may still be our parent's then): one that died after the
+        # figures were drawn leaves nobody else to remove them. The last painter out does.
+        if sys.stdin.buffer.read() != TAKEN and _lock(work, "alone"):
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _lock(work, how: str) -> bool:
+    """Hold a shared lock on `work` ("shared"), or trade it for an exclusive one if no other
+    painter holds one ("alone"); whether that was done. Where there are no such locks
+    (Windows) every painter counts as alone."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    if how == "shared":
+        fcntl.flock(work, fcntl.LOCK_SH)
+        return True
+    fcntl.flock(work, fcntl.LOCK_UN)
+    try:
+        fcntl.flock(work, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another still draws, and removes the folder after
+        return False
+    return True
 
 
 if __name__ == "__main__":

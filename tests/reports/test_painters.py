@@ -12,7 +12,7 @@ import pytest
 
 from reports import write_report
 from reports.html import compute
-from reports.painters import Painters
+from reports.painters import NICENESS, Painters
 from tests.reports.helpers import write_run
 from tests.sweeps.conftest import wait_for
 
@@ -87,6 +87,25 @@ def _ignores_sigint(pid: int) -> bool:
     return bool(ignored & (1 << (signal.SIGINT - 1)))
 
 
+def _autogroup_nice(pid: int) -> int | None:
+    try:  # "/autogroup-123 nice 10" where Linux groups scheduling by session
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except FileNotFoundError:
+        return None
+
+
+def test_painters_yield_the_cpu_to_their_parent():
+    # Each painter runs in a session of its own; where Linux shares the CPU between sessions
+    # first, its niceness alone would not make it yield to the statistics it waits for.
+    with Painters() as painters:
+        for painter in painters.processes:
+            wait_for(lambda pid=painter.pid: _yields(pid), 30, "the painter's lower priority")
+
+
+def _yields(pid: int) -> bool:
+    return psutil.Process(pid).nice() == NICENESS and _autogroup_nice(pid) in (None, NICENESS)
+
+
 def test_a_painter_given_no_work_ends_when_its_parent_s_pipe_does():
     painters = Painters()
     for painter in painters.processes:
@@ -114,7 +133,7 @@ import os, signal, sys, time
 from reports import drawing, figures
 from reports.analysis import figure_inputs
 from reports.frames import read_run
-from reports.painters import Painters
+from reports.painters import NICENESS, Painters
 painters = Painters()
 drawn = figures.drawable(figure_inputs(*read_run(sys.argv[1])))
 painters.start(drawn)

@@ -11,14 +11,16 @@ measured in the same run; beside it, the same report written by `reports.write_r
 fresh interpreter (no painter processes: the figures drawn after the statistics, as a notebook
 does), alternating with the command. Then the default study's report from its exported frames
 (`python -m reports docs/default-study --report-dir OUT`), and the statistics alone
-(`reports.analysis.analyze` on the loaded frames, in this process) at each size. `--runs DIR`
+(`reports.analysis.analyze` on the loaded frames, in this process, their libraries loaded
+first) at each size. `--runs DIR`
 keeps the runs there and reuses them.
 
 Tail (`--tail`): `python -m sweeps.bn_placement --quick` (a real sweep: Ray, 30 trials) in a
 process that marks when each step after the trials began and ended, then prints the time from
 the last trial's end (its last result.json write, by Tune's driver) to the command's exit, and
 its parts: Tune's own wind-down, stopping Ray (the report's frames are computed meanwhile, in
-a thread), the report's files, the process's exit. Ray runs without token authentication here:
+a thread), the report's files, the process's exit, and the CPU seconds the machine and the
+sweep's process used meanwhile. Ray runs without token authentication here:
 other Ray sessions on a shared machine rewrite ~/.ray/auth_token.
 """
 
@@ -132,8 +134,14 @@ def default_study(repeats: int) -> None:
 def statistics_alone(sizes: list[int], runs: Path) -> None:
     from reports.analysis import analyze
     from reports.frames import load_frames
+    from reports.stats import load_libraries
 
-    print("\nin this process: reading the run, then reports.analysis.analyze on its frames")
+    start = time.perf_counter()
+    load_libraries()  # which the statistics would otherwise load on first use
+    print(
+        f"\nin this process: scipy.stats and statsmodels loaded in {time.perf_counter() - start:.2f} s;"
+    )
+    print("reading the run, then reports.analysis.analyze on its frames")
     for size in sizes:
         start = time.perf_counter()
         history, trials = load_frames(run_of(size, runs))

@@ -103,7 +103,8 @@ class Painters:
             deadline = time.monotonic() + WAIT_S
             for process in self.processes:
                 with contextlib.suppress(OSError):  # they end once drawn, leaving the figures
-                    process.stdin.write(TAKEN)
+                    if self._scratch is not None:  # they were given work
+                        process.stdin.write(TAKEN)
                     process.stdin.close()
             for process in self.processes:
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -67,6 +68,18 @@ def test_a_painter_that_ended_has_its_figures_drawn_here(drawn_here, tmp_path, f
     write_report(run, report_dir=tmp_path / "painted", painters=painters)
     assert _figures(tmp_path / "painted") == expected
     assert not list(tmp_path.glob(".painted*"))  # no scraps beside the report
+
+
+def test_with_no_room_for_the_painters_folder_the_report_draws_itself(
+    drawn_here, tmp_path, monkeypatch
+):
+    run, expected = drawn_here
+    painters = Painters()
+    started = list(painters.processes)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # mkdtemp fails there
+    write_report(run, report_dir=tmp_path / "painted", painters=painters)
+    assert _figures(tmp_path / "painted") == expected
+    assert [p.returncode for p in started] == [0] * len(started)  # given no work, they ended
 
 
 def test_ctrl_c_in_the_terminal_leaves_the_painters_to_their_parent(drawn_here, tmp_path):

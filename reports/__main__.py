@@ -11,15 +11,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import tempfile
-from contextlib import nullcontext
 from pathlib import Path
 
 from reports import report_folder
 from reports.console import error, exit_at_once, guard_streams, say, show_help, stdout_lost
 from reports.painters import Painters
 from reports.report_folder import is_report_folder
-from reports.storage import StorageError, fetch_run, is_uri, run_name
+from reports.storage import StorageError, is_uri, readable_run, run_name
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,12 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Painters load the plotting libraries while the statistics' load here, and only now:
         # a mistake is answered at once.
-        # A run in object storage is read through a local copy; a local run needs none.
-        copy = tempfile.TemporaryDirectory(prefix="bnlab-run-") if remote else nullcontext()
-        with Painters(beside_parent=True) as painters, copy as scratch:
+        with Painters(beside_parent=True) as painters, readable_run(args.run) as run_dir:
             from reports.html import compute, summary, write_report
 
-            run_dir = fetch_run(args.run, scratch) if remote else Path(args.run)
             frames = compute(run_dir, painters)
             page = write_report(run_dir, report_dir=report_dir, frames=frames, painters=painters)
     except StorageError as err:

@@ -19,8 +19,8 @@ from reports.atomic import atomic_path
 PNG = {"format": "png", "dpi": 100, "pil_kwargs": {"compress_level": 1}}
 FIGURES_IN_PAGE_ORDER = ["final_vs_lr", "gain_per_lr", "learning_curves", "heatmap", "cost", "loss"]
 
-# Heaviest first (measured on the default study), so that painters dealt them in turn share
-# the drawing evenly.
+# Heaviest first (measured on the default study), so that painters taking the next one in
+# turn end together.
 NAMES = ["learning_curves", "gain_per_lr", "loss", "final_vs_lr", "cost", "heatmap"]
 
 

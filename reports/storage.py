@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -83,6 +84,17 @@ def from_uri(uri: str, patient: bool = False) -> tuple[pafs.FileSystem, str]:
     if patient and isinstance(filesystem, pafs.S3FileSystem):
         filesystem = _patient_class()(**filesystem.__reduce__()[1][0])
     return filesystem, path
+
+
+@contextlib.contextmanager
+def readable_run(location: str | Path, prefix: str = "bnlab-run-") -> Iterator[Path]:
+    """The run at `location` as a local folder: the folder itself, or for a storage URI a
+    temporary copy of its report files (`fetch_run`), removed on the way out."""
+    if not is_uri(str(location)):
+        yield Path(location)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        yield fetch_run(str(location), scratch)
 
 
 def is_uri(location: str) -> bool:

@@ -395,9 +395,7 @@ def _finish(
     ahead=None,
     painters=None,
 ) -> int:
-    with tempfile.TemporaryDirectory(prefix="bnlab-run-") as scratch:
-        # A run in object storage is read through a local copy of its small files.
-        run_dir = storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
+    with storage.readable_run(spec.run_location) as run_dir:
         return _summarize(spec, run_dir, wall_seconds, tune_ended, pressed, ahead, painters)
 
 

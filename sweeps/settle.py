@@ -14,7 +14,6 @@ is finished first, and a stored decision is never computed again.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +78,6 @@ def planned_trials(spec: SweepSpec) -> int:
     return sum(len(look_configs(spec, look)) for look in looks)
 
 
-def _read_run(spec: SweepSpec, scratch: str) -> Path:
-    return storage.fetch_run(spec.run_location, scratch) if spec.remote else spec.run_dir
-
-
 def _decisions(state: dict) -> pd.DataFrame | None:
     decided = [look for look in state["looks"] if look["decisions"] is not None]
     return decision_frame(decided[-1]["decisions"]) if decided else None
@@ -105,8 +100,7 @@ def settle(spec: SweepSpec, run_look) -> None:
         if look["decisions"] is None:
             earlier = _earlier_trials(spec) if look["look"] > 0 else []
             run_look(look_configs(spec, look), look["experiment"], earlier)
-        with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
-            run_dir = _read_run(spec, scratch)
+        with storage.readable_run(spec.run_location, "bnlab-look-") as run_dir:
             _, trials = load_frames(run_dir)
             if look["decisions"] is None:
                 if not _look_ended(trials, spec):
@@ -131,8 +125,7 @@ def settle(spec: SweepSpec, run_look) -> None:
 
 def _earlier_trials(spec: SweepSpec) -> list[dict]:
     """The ended trials of the looks so far, as the progress view counts them."""
-    with tempfile.TemporaryDirectory(prefix="bnlab-look-") as scratch:
-        run_dir = _read_run(spec, scratch)
+    with storage.readable_run(spec.run_location, "bnlab-look-") as run_dir:
         _, trials = load_frames(run_dir)
         ended = trials[trials["status"].isin(("completed", "diverged"))]
         return [

@@ -260,7 +260,8 @@ def gain_per_lr(comparisons: pd.DataFrame, contexts: list[str]) -> plt.Figure:
                             markersize=5, capsize=4, color=colours[name])  # fmt: skip
             ax.axhline(0, color="grey", linewidth=0.8)
             _lr_axis(ax, comparisons.loc[rows if rows.any() else mine, "lr"])
-            ax.set(xlabel="learning rate (log scale)", title=title)
+            ax.set_xlabel("learning rate (log scale)")
+            _title(ax, title)
             if title == "every learning rate":
                 ax.set_ylim(-1, 1)  # accuracy differences cannot leave [-1, 1]; CIs may
         row[0].set_ylabel("difference in\nfinal val_accuracy")
@@ -349,8 +350,10 @@ def cost(times: pd.DataFrame, params: pd.DataFrame, contexts: list[str]) -> plt.
         ax.set_xticks(np.arange(len(names)))
         ax.set_xticklabels(names, fontsize=9 if groups > 1 else 10)
         ax.grid(False, axis="x")
-    time_ax.set(ylabel="seconds per epoch", title="Time per epoch (95% CI)")
-    params_ax.set(ylabel="parameters", title="Parameters (dark: non-trainable)")
+    time_ax.set_ylabel("seconds per epoch")
+    _title(time_ax, "Time per epoch (95% CI)")
+    params_ax.set_ylabel("parameters")
+    _title(params_ax, "Parameters (dark: non-trainable)")
     if groups > 1:
         _legend(fig, *_handles(order, colours, marker="s"), title="placement")
     _suptitle(fig, "Cost")

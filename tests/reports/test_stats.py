@@ -1,5 +1,7 @@
 """Each statistic against small frames whose answers were worked out by hand."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -288,3 +290,29 @@ def test_an_interaction_with_a_missing_cell_is_statsmodels_own():
     trials = trials[~((trials["placement"] == "none") & (trials["lr"] == 1.0))]
     row = interaction(trials).iloc[0]  # rank-deficient: statsmodels' handling, as before
     assert np.isfinite(row["p_value"]) and row["df"] == 2
+
+
+def test_seeds_needed_where_scipy_s_noncentral_t_is_nan():
+    # statsmodels' power is NaN at n = 1,157 here (0.66 at 1,156): its root finder said 1,157.
+    alpha = 0.05 / 600
+    n = seeds_needed(0.1281845300886564, family_size=600)
+    assert n == 1397
+    power = [TTestPower().power(0.1281845300886564, nobs=m, alpha=alpha) for m in (1396, 1500)]
+    assert power[0] < 0.8 < power[1]
+
+
+def test_scipy_s_noncentral_t_is_nan_in_its_upper_tail_only_past_0999_power():
+    # What `stats._power` takes for granted to count a NaN upper tail as a power of 1.
+    effects = np.geomspace(1e-3, 30, 60)[:, None]
+    nobs = np.unique(np.geomspace(2, 2**40, 400).astype(np.int64)).astype(float)[None, :]
+    for alpha in (0.05, 0.05 / 600):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            upper = TTestPower().power(effects, nobs=nobs, alpha=alpha / 2, alternative="larger")
+        seen = np.maximum.accumulate(np.nan_to_num(upper, nan=0.0), axis=1)
+        assert (seen[np.isnan(upper)] >= 0.999).all()
+
+
+def test_seeds_needed_for_effects_too_small_ever_to_show_is_not_a_number():
+    assert np.isnan(seeds_needed(1e-7, family_size=600))
+    assert seeds_needed(1e-3, family_size=600) > 1e7

@@ -93,13 +93,11 @@ def candidate_lrs(study: pd.DataFrame) -> dict[str, set[float]]:
     """Per placement of one context, the learning rates that some seed with every learning rate
     of the grid chose as its best (on validation)."""
     lrs = study["lr"].nunique()
-    counts = study.groupby(["placement", "seed"])["lr"].nunique()
-    full = counts[counts == lrs].reset_index()
-    candidates = {}
-    for placement, group in full.groupby("placement"):
-        mine = study[(study["placement"] == placement) & study["seed"].isin(group["seed"])]
-        candidates[placement] = set(best_lr_choices(mine)["lr"])
-    return candidates
+    counts = study.groupby(["placement", "seed"])["lr"].transform("nunique")
+    choices = best_lr_choices(
+        study[counts == lrs]
+    )  # the seeds with every lr, every placement at once
+    return {placement: set(group["lr"]) for placement, group in choices.groupby("placement")}
 
 
 def _seeds_with_candidates(study: pd.DataFrame) -> dict[str, set[int]]:

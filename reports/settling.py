@@ -94,9 +94,8 @@ def candidate_lrs(study: pd.DataFrame) -> dict[str, set[float]]:
     of the grid chose as its best (on validation)."""
     lrs = study["lr"].nunique()
     counts = study.groupby(["placement", "seed"])["lr"].transform("nunique")
-    choices = best_lr_choices(
-        study[counts == lrs]
-    )  # the seeds with every lr, every placement at once
+    # Every placement at once, from its seeds that have every learning rate.
+    choices = best_lr_choices(study[counts == lrs])
     return {placement: set(group["lr"]) for placement, group in choices.groupby("placement")}
 
 

@@ -270,7 +270,10 @@ def seeds_needed_many(effect_sizes, family_size: int) -> np.ndarray:
     needed[ok[found]] = small[reached[found].argmax(axis=1)]
     rest = ok[~found]
     if len(rest):
-        enough = lambda n: _power(effect[rest], n, alpha) >= POWER  # noqa: E731
+
+        def enough(n):
+            return _power(effect[rest], n, alpha) >= POWER
+
         needed[rest] = _smallest_n(enough, len(rest), SMALL_N_SCAN)
     return needed
 
